@@ -1,0 +1,82 @@
+"""Named personas shared by every test: the people of one practice and an outsider.
+
+Canary names make any cross-tenant leak easy to spot in a response body.
+"""
+
+import pytest
+
+from core.models import Membership
+from core.tests.factories import OrganisationFactory, PracticeFactory, member
+from patients.tests.factories import PatientFactory
+
+OTHER_CANARY = "ZZCANARY"
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_immediate(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+
+
+@pytest.fixture
+def organisation(db):
+    return OrganisationFactory(name="Bright Smiles Group", slug="bright-smiles")
+
+
+@pytest.fixture
+def practice(organisation):
+    return PracticeFactory(organisation=organisation, name="Maple Street Dental", slug="maple")
+
+
+@pytest.fixture
+def sister_practice(organisation):
+    """Another practice of the same organisation."""
+    return PracticeFactory(organisation=organisation, name="Harbor Dental", slug="harbor")
+
+
+@pytest.fixture
+def other_practice(db):
+    """A practice of another organisation altogether."""
+    return PracticeFactory(name=f"{OTHER_CANARY} Practice", slug="canary")
+
+
+@pytest.fixture
+def manager(practice):
+    return member(practice, Membership.Role.MANAGER, username="olivia")
+
+
+@pytest.fixture
+def front_desk(practice):
+    return member(practice, Membership.Role.FRONT_DESK, username="frank")
+
+
+@pytest.fixture
+def clinician(practice):
+    return member(practice, Membership.Role.CLINICIAN, username="dr-chen")
+
+
+@pytest.fixture
+def director(practice):
+    return member(practice, Membership.Role.GROUP_ADMIN, username="grace")
+
+
+@pytest.fixture
+def outsider(other_practice):
+    return member(other_practice, Membership.Role.MANAGER, username="oscar")
+
+
+@pytest.fixture
+def patient(practice):
+    return PatientFactory(practice=practice, first_name="Dana", last_name="Whitfield")
+
+
+@pytest.fixture
+def other_patient(other_practice):
+    return PatientFactory(practice=other_practice, first_name=OTHER_CANARY, last_name="Patient")
+
+
+@pytest.fixture
+def sister_patient(sister_practice):
+    return PatientFactory(practice=sister_practice, first_name=f"{OTHER_CANARY}Sister", last_name="Patient")

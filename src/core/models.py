@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone")
+
+
+class Organisation(models.Model):
+    """A dental group or a single independent practice's owning business."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Practice(models.Model):
+    """One dental office: its own patients, staff, phone lines and opening hours."""
+
+    class Region(models.TextChoices):
+        US = "US", "United States (HIPAA)"
+        UK = "UK", "United Kingdom (UK GDPR)"
+        AU = "AU", "Australia (APP)"
+        CA = "CA", "Canada (PIPEDA)"
+        OTHER = "OTHER", "Other (custom rules)"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="practices")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    timezone = models.CharField(max_length=64, default="America/New_York", validators=[validate_timezone])
+    region = models.CharField(max_length=8, choices=Region.choices, default=Region.US)
+    phone = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "slug"], name="practice_slug_unique_in_org")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def is_open_at(self, moment: dt.datetime) -> bool:
+        """Whether the practice is open at an aware moment, in its own time zone."""
+        local = moment.astimezone(self.zone)
+        if self.closed_days.filter(date=local.date()).exists():
+            return False
+        return self.opening_periods.filter(
+            weekday=local.weekday(), opens_at__lte=local.time(), closes_at__gt=local.time()
+        ).exists()
+
+
+class OpeningPeriod(models.Model):
+    """One stretch of opening time on a weekday; a day may have several (lunch closure)."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0
+        TUESDAY = 1
+        WEDNESDAY = 2
+        THURSDAY = 3
+        FRIDAY = 4
+        SATURDAY = 5
+        SUNDAY = 6
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="opening_periods")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens_at = models.TimeField()
+    closes_at = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "opens_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes_at__gt=models.F("opens_at")),
+                name="opening_period_closes_after_opening",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
+
+
+class ClosedDay(models.Model):
+    """A holiday or other day the practice is closed although it is normally open."""
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="closed_days")
+    date = models.DateField()
+    reason = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["practice", "date"], name="closed_day_unique")]
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.reason}".strip()
+
+
+class Membership(models.Model):
+    """A person's role at one practice, or across a whole organisation for group admins."""
+
+    class Role(models.TextChoices):
+        FRONT_DESK = "front_desk", "Front desk"
+        CLINICIAN = "clinician", "Dentist / hygienist"
+        MANAGER = "manager", "Office manager"
+        GROUP_ADMIN = "group_admin", "Group admin"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    # Empty only for group admins, whose membership spans every practice of the organisation.
+    practice = models.ForeignKey(
+        Practice, on_delete=models.CASCADE, related_name="memberships", null=True, blank=True
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role="group_admin", practice__isnull=True)
+                    | (~models.Q(role="group_admin") & models.Q(practice__isnull=False))
+                ),
+                name="membership_practice_matches_role",
+            ),
+            models.UniqueConstraint(fields=["user", "practice"], name="membership_unique_per_practice"),
+        ]
+
+    def __str__(self) -> str:
+        where = self.practice or self.organisation
+        return f"{self.user} · {self.get_role_display()} · {where}"
+
+
+class AuditEvent(models.Model):
+    """One view or change of patient data: who, what, when and from where.
+
+    Rows are only ever added; services write them in the same transaction as the change.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed"
+        LIST = "list", "Listed"
+        CREATE = "create", "Created"
+        UPDATE = "update", "Changed"
+        DELETE = "delete", "Deleted"
+        IMPORT = "import", "Imported"
+        EXPORT = "export", "Exported"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Who acted when there is no user (an import from the command line, a job).
+    actor_label = models.CharField(max_length=120, blank=True)
+    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, null=True, related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=40, blank=True)
+    patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["practice", "at"], name="audit_practice_at")]
+
+    def __str__(self) -> str:
+        who = self.actor or self.actor_label
+        return f"{self.at:%Y-%m-%d %H:%M} {who} {self.action} {self.object_type} {self.object_id}"
+
+
+class StaffMember(models.Model):
+    """Someone who works at a practice and appears on the schedule, with or without a login."""
+
+    class Kind(models.TextChoices):
+        DENTIST = "dentist", "Dentist"
+        HYGIENIST = "hygienist", "Hygienist"
+        ASSISTANT = "assistant", "Dental assistant"
+        FRONT_DESK = "front_desk", "Front desk"
+        MANAGER = "manager", "Office manager"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="staff")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DENTIST)
+    external_id = models.CharField(max_length=80, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practice", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="staff_external_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

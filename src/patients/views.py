@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from core.services import audit_record
+from patients import selectors
+from patients.forms import ProfileForm
+from patients.services import PatientError, patient_profile_update
+
+PAGE_SIZE = 50
+
+
+@login_required
+def patient_list(request: HttpRequest) -> HttpResponse:
+    if not request.practice:
+        return render(request, "core/no_practice.html")
+    query = request.GET.get("q", "")[:100]
+    patients = selectors.patient_list(user=request.user, practice=request.practice, search=query)
+    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    with transaction.atomic():
+        audit_record(
+            action="list",
+            object_type="patient",
+            practice=request.practice,
+            request=request,
+            detail={"patient_ids": [patient.pk for patient in page], "searched": bool(query)},
+        )
+    template = "patients/patient_list.html"
+    if request.htmx:
+        template += "#results"
+    return render(request, template, {"page": page, "query": query})
+
+
+@login_required
+def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = selectors.get_patient_for_user(request.user, pk)
+    with transaction.atomic():
+        audit_record(
+            action="view",
+            object_type="patient",
+            object_id=patient.pk,
+            patient_id=patient.pk,
+            practice=patient.practice,
+            request=request,
+        )
+    context = {
+        "patient": patient,
+        "appointments": selectors.patient_appointments(patient)[:100],
+        "household": selectors.patient_household_members(patient),
+        "referrals": patient.referrals.order_by("first_name")[:20],
+    }
+    return render(request, "patients/patient_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = selectors.get_patient_for_user(request.user, pk)
+    form = ProfileForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient_profile_update(
+                patient=selectors.get_patient_for_user(request.user, pk),
+                user=request.user,
+                request=request,
+                **form.cleaned_data,
+            )
+        except PatientError as exc:
+            form.add_error(None, str(exc))
+        else:
+            patient.refresh_from_db()
+            return render(request, "patients/patient_detail.html#profile", {"patient": patient})
+    status = 400 if form.errors else 200
+    return render(
+        request, "patients/patient_detail.html#profile-form", {"patient": patient, "form": form},
+        status=status,
+    )
+
+
+@login_required
+def day_sheet(request: HttpRequest) -> HttpResponse:
+    if not request.practice:
+        return render(request, "core/no_practice.html")
+    today = selectors.practice_today(request.practice)
+    try:
+        day = dt.date.fromisoformat(request.GET["day"]) if request.GET.get("day") else today
+    except ValueError:
+        day = today
+    sheet = selectors.day_sheet(user=request.user, practice=request.practice, day=day)
+    patient_ids = sorted({a.patient_id for rows in sheet.values() for a in rows})
+    with transaction.atomic():
+        audit_record(
+            action="list",
+            object_type="day_sheet",
+            object_id=day.isoformat(),
+            practice=request.practice,
+            request=request,
+            detail={"patient_ids": patient_ids},
+        )
+    context = {
+        "sheet": sheet,
+        "day": day,
+        "today": today,
+        "previous_day": day - dt.timedelta(days=1),
+        "next_day": day + dt.timedelta(days=1),
+        "count": sum(len(rows) for rows in sheet.values()),
+    }
+    return render(request, "patients/day_sheet.html", context)

@@ -1,0 +1,1 @@
+"""Rapport: patient experience and service recovery for dental practices."""
