@@ -79,4 +79,6 @@ def other_patient(other_practice):
 
 @pytest.fixture
 def sister_patient(sister_practice):
-    return PatientFactory(practice=sister_practice, first_name=f"{OTHER_CANARY}Sister", last_name="Patient")
+    return PatientFactory(
+        practice=sister_practice, first_name=f"{OTHER_CANARY}Sister", last_name="Patient"
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from core.selectors import practices_for_user
@@ -24,4 +25,10 @@ class CurrentPracticeMiddleware:
 
     def __call__(self, request):
         request.practice = SimpleLazyObject(lambda: current_practice(request))
-        return self.get_response(request)
+        # Times on every page are the practice's local times, not the server's.
+        if request.user.is_authenticated and request.practice:
+            timezone.activate(request.practice.zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

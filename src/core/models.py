@@ -34,17 +34,23 @@ class Practice(models.Model):
         CA = "CA", "Canada (PIPEDA)"
         OTHER = "OTHER", "Other (custom rules)"
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="practices")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="practices"
+    )
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80)
-    timezone = models.CharField(max_length=64, default="America/New_York", validators=[validate_timezone])
+    timezone = models.CharField(
+        max_length=64, default="America/New_York", validators=[validate_timezone]
+    )
     region = models.CharField(max_length=8, choices=Region.choices, default=Region.US)
     phone = models.CharField(max_length=20, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organisation", "slug"], name="practice_slug_unique_in_org")
+            models.UniqueConstraint(
+                fields=["organisation", "slug"], name="practice_slug_unique_in_org"
+            )
         ]
         ordering = ["name"]
 
@@ -103,7 +109,9 @@ class ClosedDay(models.Model):
     reason = models.CharField(max_length=120, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["practice", "date"], name="closed_day_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "date"], name="closed_day_unique")
+        ]
         ordering = ["date"]
 
     def __str__(self) -> str:
@@ -119,8 +127,12 @@ class Membership(models.Model):
         MANAGER = "manager", "Office manager"
         GROUP_ADMIN = "group_admin", "Group admin"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
     # Empty only for group admins, whose membership spans every practice of the organisation.
     practice = models.ForeignKey(
         Practice, on_delete=models.CASCADE, related_name="memberships", null=True, blank=True
@@ -137,7 +149,9 @@ class Membership(models.Model):
                 ),
                 name="membership_practice_matches_role",
             ),
-            models.UniqueConstraint(fields=["user", "practice"], name="membership_unique_per_practice"),
+            models.UniqueConstraint(
+                fields=["user", "practice"], name="membership_unique_per_practice"
+            ),
         ]
 
     def __str__(self) -> str:

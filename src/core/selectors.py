@@ -18,9 +18,9 @@ def practices_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Pract
     memberships = Membership.objects.filter(user=user)
     org_wide = memberships.filter(role=Membership.Role.GROUP_ADMIN).values("organisation_id")
     direct = memberships.filter(practice__isnull=False).values("practice_id")
-    return Practice.objects.filter(Q(id__in=direct) | Q(organisation_id__in=org_wide)).select_related(
-        "organisation"
-    )
+    return Practice.objects.filter(
+        Q(id__in=direct) | Q(organisation_id__in=org_wide)
+    ).select_related("organisation")
 
 
 def get_practice_for_user(user: AbstractBaseUser, pk: int) -> Practice:
@@ -35,7 +35,8 @@ def roles_at(user: AbstractBaseUser, practice: Practice) -> set[str]:
     if not user.is_authenticated:
         return set()
     memberships = Membership.objects.filter(user=user).filter(
-        Q(practice=practice) | Q(role=Membership.Role.GROUP_ADMIN, organisation_id=practice.organisation_id)
+        Q(practice=practice)
+        | Q(role=Membership.Role.GROUP_ADMIN, organisation_id=practice.organisation_id)
     )
     return set(memberships.values_list("role", flat=True))
 

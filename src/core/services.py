@@ -68,7 +68,9 @@ def practice_create(
     region: str = Practice.Region.US,
     hours: Iterable[tuple[int, dt.time, dt.time]] = DEFAULT_HOURS,
 ) -> Practice:
-    practice = Practice(organisation=organisation, name=name, slug=slug, timezone=timezone, region=region)
+    practice = Practice(
+        organisation=organisation, name=name, slug=slug, timezone=timezone, region=region
+    )
     practice.full_clean(validate_unique=False)
     practice.save()
     OpeningPeriod.objects.bulk_create(
@@ -97,8 +99,15 @@ def membership_grant(
     )
 
 
-def user_create(*, username: str, password: str, first_name: str = "", last_name: str = "",
-                email: str = "", is_staff: bool = False) -> AbstractBaseUser:
+def user_create(
+    *,
+    username: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    is_staff: bool = False,
+) -> AbstractBaseUser:
     """A staff account. ``is_staff`` opens the admin, where access is still scoped by role."""
     return get_user_model().objects.create_user(
         username=username,

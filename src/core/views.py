@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from core.middleware import SESSION_KEY
 from core.selectors import get_practice_for_user
@@ -27,6 +28,8 @@ def practice_switch(request: HttpRequest) -> HttpResponse:
     target = request.POST.get("next") or reverse("home")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("home")
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
     return redirect(target)
 
 

@@ -88,7 +88,9 @@ class Patient(models.Model):
     first_visit_on = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     departed_at = models.DateTimeField(null=True, blank=True)
-    preferred_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    preferred_channel = models.CharField(
+        max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
 
     household = models.ForeignKey(
         Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
@@ -105,7 +107,9 @@ class Patient(models.Model):
     # The relationship profile: the five must-haves of a lasting relationship.
     goals = models.TextField(blank=True, help_text="What the patient really wants")
     greatest_concern = models.TextField(blank=True)
-    previous_experiences = models.TextField(blank=True, help_text="Good and bad, here and elsewhere")
+    previous_experiences = models.TextField(
+        blank=True, help_text="Good and bad, here and elsewhere"
+    )
     preferences = models.TextField(blank=True)
     anxieties = models.TextField(blank=True, help_text="Gag reflex, needle fear, …")
     trust_notes = models.TextField(blank=True)
@@ -140,7 +144,9 @@ class Patient(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["practice", "last_name", "first_name"], name="patient_practice_name"),
+            models.Index(
+                fields=["practice", "last_name", "first_name"], name="patient_practice_name"
+            ),
             models.Index(fields=["practice", "phone"], name="patient_practice_phone"),
         ]
 
@@ -189,8 +195,14 @@ class Patient(models.Model):
     @property
     def has_profile(self) -> bool:
         return any(
-            (self.goals, self.greatest_concern, self.previous_experiences, self.preferences,
-             self.anxieties, self.trust_notes)
+            (
+                self.goals,
+                self.greatest_concern,
+                self.previous_experiences,
+                self.preferences,
+                self.anxieties,
+                self.trust_notes,
+            )
         )
 
 
@@ -233,7 +245,9 @@ class Appointment(models.Model):
                 condition=~models.Q(external_id=""),
                 name="appointment_external_id_unique",
             ),
-            models.CheckConstraint(condition=models.Q(fee__gte=0), name="appointment_fee_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(fee__gte=0), name="appointment_fee_not_negative"
+            ),
         ]
         indexes = [
             models.Index(fields=["practice", "starts_at"], name="appointment_practice_start"),

@@ -83,7 +83,10 @@ def patient_figures_refresh(*, practices=None) -> int:
     with transaction.atomic():
         updated = patients.update(
             visit_count=Coalesce(
-                Subquery(completed.annotate(n=Count("id")).values("n"), output_field=IntegerField()), 0
+                Subquery(
+                    completed.annotate(n=Count("id")).values("n"), output_field=IntegerField()
+                ),
+                0,
             ),
             lifetime_value=Coalesce(
                 Subquery(completed.annotate(total=Sum("fee")).values("total"), output_field=money),
@@ -106,11 +109,13 @@ def patient_figures_refresh(*, practices=None) -> int:
         referred = Patient.objects.filter(referred_by=OuterRef("pk")).values("referred_by")
         patients.update(
             referral_count=Coalesce(
-                Subquery(referred.annotate(n=Count("id")).values("n"), output_field=IntegerField()), 0
+                Subquery(referred.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
+                0,
             ),
             referral_value=Coalesce(
                 Subquery(
-                    referred.annotate(total=Sum(F("lifetime_value"))).values("total"), output_field=money
+                    referred.annotate(total=Sum(F("lifetime_value"))).values("total"),
+                    output_field=money,
                 ),
                 Decimal("0"),
                 output_field=money,

@@ -79,7 +79,9 @@ def patient_profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return render(request, "patients/patient_detail.html#profile", {"patient": patient})
     status = 400 if form.errors else 200
     return render(
-        request, "patients/patient_detail.html#profile-form", {"patient": patient, "form": form},
+        request,
+        "patients/patient_detail.html#profile-form",
+        {"patient": patient, "form": form},
         status=status,
     )
 

@@ -8,6 +8,7 @@ Practice and group policies live in the database, not here.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -58,7 +59,6 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 DEBUG = env_bool("RAPPORT_DEBUG", False)
 VAR_DIR = Path(env_str("RAPPORT_VAR_DIR", str(PROJECT_DIR / "var")))
-
 
 
 def _local_secret_key() -> str:
@@ -158,13 +158,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Background work ------------------------------------------------------------------
 REDIS_URL = env_str("RAPPORT_REDIS_URL", "")
 HUEY_IMMEDIATE = env_bool("RAPPORT_HUEY_IMMEDIATE", False)
+# SIGTERM (systemd's and docker's stop signal) lets running tasks finish instead of killing them.
+_CONSUMER = {
+    "workers": env_int("RAPPORT_WORKER_THREADS", 2),
+    "worker_type": "thread",
+    "graceful_signal": "TERM",
+    "shutdown_timeout": 60,
+    "periodic": True,
+}
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.PriorityRedisHuey",
         "name": "rapport",
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": 2, "worker_type": "thread"},
+        "consumer": _CONSUMER,
     }
 else:
     HUEY = {
@@ -172,7 +180,7 @@ else:
         "name": "rapport",
         "filename": str(VAR_DIR / "huey.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": 2, "worker_type": "thread"},
+        "consumer": _CONSUMER,
     }
 
 # --- Auth and sessions ----------------------------------------------------------------
@@ -197,6 +205,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 WHITENOISE_USE_FINDERS = True
+# Static files are served from the app folders (finders); STATIC_ROOT may not exist.
+warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_HOST = env_str("RAPPORT_EMAIL_HOST", "127.0.0.1")

@@ -52,7 +52,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def member(practice: Practice, role: str, **user_fields):
     """A user holding one role at a practice (or across its organisation for group admins)."""
-    user = UserFactory(is_staff=role in {Membership.Role.MANAGER, Membership.Role.GROUP_ADMIN}, **user_fields)
+    user = UserFactory(
+        is_staff=role in {Membership.Role.MANAGER, Membership.Role.GROUP_ADMIN}, **user_fields
+    )
     Membership.objects.create(
         user=user,
         organisation=practice.organisation,

@@ -17,7 +17,8 @@ def test_figures_refresh_counts_completed_visits_value_and_referrals(practice):
     AppointmentFactory(patient=dana, fee=Decimal("250.50"))
     AppointmentFactory(patient=dana, status=Appointment.Status.CANCELLED, fee=Decimal("999"))
     future = AppointmentFactory(
-        patient=dana, status=Appointment.Status.SCHEDULED,
+        patient=dana,
+        status=Appointment.Status.SCHEDULED,
         starts_at=timezone.now() + dt.timedelta(days=10),
     )
     AppointmentFactory(patient=friend, fee=Decimal("80.00"))

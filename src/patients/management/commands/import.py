@@ -23,7 +23,9 @@ def _importers():
 
 
 class Command(BaseCommand):
-    help = "Import patients or appointments from CSV, or HL7 FHIR R4 resources from a file or folder."
+    help = (
+        "Import patients or appointments from CSV, or HL7 FHIR R4 resources from a file or folder."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=["patients", "appointments", "fhir"])
@@ -32,7 +34,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-invalid",
             action="store_true",
-            help="import the good rows and list the rejected ones (default: any bad row imports nothing)",
+            help="import the good rows and list the rejected ones "
+            "(default: any bad row imports nothing)",
         )
         parser.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 

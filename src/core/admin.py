@@ -1,0 +1,62 @@
+from django.contrib import admin
+
+from core.admin_scoping import PracticeScopedAdmin
+from core.models import AuditEvent, ClosedDay, OpeningPeriod, Practice, StaffMember
+
+
+class OpeningPeriodInline(admin.TabularInline):
+    model = OpeningPeriod
+    extra = 0
+
+
+class ClosedDayInline(admin.TabularInline):
+    model = ClosedDay
+    extra = 0
+
+
+@admin.register(Practice)
+class PracticeAdmin(PracticeScopedAdmin):
+    practice_path = "pk"
+    list_display = ("name", "organisation", "timezone", "region")
+    fields = ("name", "timezone", "region", "phone")
+    inlines = [OpeningPeriodInline, ClosedDayInline]
+
+    def get_queryset(self, request):
+        return admin.ModelAdmin.get_queryset(self, request).filter(pk__in=self._managed(request))
+
+    def has_add_permission(self, request):
+        # New practices are set up by the organisation, not from a practice's admin.
+        return False
+
+    has_delete_permission = has_add_permission
+
+
+@admin.register(StaffMember)
+class StaffMemberAdmin(PracticeScopedAdmin):
+    list_display = ("name", "kind", "practice", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(PracticeScopedAdmin):
+    """Read-only: audit rows are only ever added, by the services that act."""
+
+    list_display = (
+        "at",
+        "actor",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "patient_id",
+        "ip_address",
+    )
+    list_filter = ("action", "object_type")
+    date_hierarchy = "at"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    has_add_permission = has_change_permission
+    has_delete_permission = has_change_permission

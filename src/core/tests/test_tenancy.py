@@ -1,0 +1,179 @@
+"""Every route × every role × another practice's objects: 404, and no canary in the body.
+
+ROUTES declares how to reach each named URL. A new URL that is not declared here fails
+``test_every_route_is_declared``, so nothing escapes the matrix.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from conftest import OTHER_CANARY
+from core.admin_scoping import PracticeScopedAdmin
+from core.models import AuditEvent
+from patients.tests.factories import AppointmentFactory
+
+PUBLIC = {"login", "logout", "healthz"}
+# Named URLs that take no object; every signed-in role may open them.
+NO_OBJECT = {"home", "patients:patient-list", "patients:day-sheet"}
+# Named URLs that act on one object: the fixture that owns the object.
+PATIENT_ROUTES = {"patients:patient-detail", "patients:patient-profile-edit"}
+POST_ONLY = {"core:practice-switch"}
+ROLES = ["front_desk", "clinician", "manager", "director"]
+
+
+def _names(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            yield from _names(pattern.url_patterns, namespace)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield prefix + pattern.name
+
+
+def _scoped_admin_models():
+    return [m for m, a in admin.site._registry.items() if isinstance(a, PracticeScopedAdmin)]
+
+
+def _admin_object_routes():
+    for model in _scoped_admin_models():
+        meta = model._meta
+        for suffix in ("change", "delete", "history"):
+            yield f"admin:{meta.app_label}_{meta.model_name}_{suffix}", model
+
+
+def test_every_route_is_declared():
+    declared = PUBLIC | NO_OBJECT | PATIENT_ROUTES | POST_ONLY
+    admin_names = {name for name, _ in _admin_object_routes()}
+    undeclared = {
+        name
+        for name in _names(get_resolver().url_patterns)
+        if name not in declared and name not in admin_names and not name.startswith("admin:")
+    }
+    assert undeclared == set(), f"declare these routes in the tenancy matrix: {sorted(undeclared)}"
+
+
+def _objects_of(practice_fixture, request):
+    """One object of every admin-registered model belonging to the given practice."""
+    from core.models import AuditEvent, Practice, StaffMember
+    from patients.models import Appointment, Household, Patient
+
+    practice = request.getfixturevalue(practice_fixture)
+    appointment = AppointmentFactory(
+        practice=practice,
+        patient__practice=practice,
+        patient__first_name=f"{OTHER_CANARY}Appt",
+        provider__practice=practice,
+        provider__name=f"{OTHER_CANARY} Provider",
+        kind=f"{OTHER_CANARY} kind",
+    )
+    household = Household.objects.create(practice=practice, name=f"{OTHER_CANARY} household")
+    audit = AuditEvent.objects.create(
+        practice=practice, action="view", object_type="patient", actor_label=OTHER_CANARY
+    )
+    return {
+        Patient: appointment.patient,
+        Appointment: appointment,
+        StaffMember: appointment.provider,
+        Household: household,
+        Practice: practice,
+        AuditEvent: audit,
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("foreign", ["other_practice", "sister_practice"])
+def test_no_role_reaches_another_practices_objects(client, request, role, foreign, practice):
+    user = request.getfixturevalue(role)
+    if role == "director" and foreign == "sister_practice":
+        pytest.skip("a group admin may see every practice of the organisation")
+    objects = _objects_of(foreign, request)
+    client.force_login(user)
+    before = AuditEvent.objects.count()
+    patient = objects[next(m for m in objects if m.__name__ == "Patient")]
+    for name in PATIENT_ROUTES:
+        for method in (client.get, client.post):
+            response = method(reverse(name, args=[patient.pk]))
+            assert response.status_code == 404, (name, method)
+            assert OTHER_CANARY not in response.content.decode()
+    for name, model in _admin_object_routes():
+        response = client.get(reverse(name, args=[objects[model].pk]))
+        assert response.status_code in (302, 403, 404), name
+        assert OTHER_CANARY not in response.content.decode(), name
+        if role in ("manager", "director"):
+            assert response.status_code == 404, name
+    # Nothing was viewed, so nothing about the other practice's patients was audited.
+    assert not AuditEvent.objects.filter(pk__gt=before, patient_id=patient.pk).exists()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_lists_show_only_current_practice(
+    client, request, role, practice, patient, other_patient, sister_patient
+):
+    client.force_login(request.getfixturevalue(role))
+    # A group admin works in one practice at a time too: lists follow the switcher.
+    client.post(reverse("core:practice-switch"), {"practice": practice.pk})
+    for name in NO_OBJECT:
+        response = client.get(reverse(name), {"q": ""}, follow=True)
+        assert response.status_code == 200
+        assert OTHER_CANARY not in response.content.decode(), name
+    listed = client.get(reverse("patients:patient-list")).content.decode()
+    assert "Whitfield" in listed
+
+
+def test_admin_changelists_hide_other_practices(client, manager, request, practice):
+    _objects_of("other_practice", request)
+    _objects_of("sister_practice", request)
+    client.force_login(manager)
+    for model in _scoped_admin_models():
+        meta = model._meta
+        response = client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
+        assert response.status_code == 200, meta.model_name
+        assert OTHER_CANARY not in response.content.decode(), meta.model_name
+
+
+def test_managers_cannot_manage_user_accounts_in_the_admin(client, manager, outsider):
+    client.force_login(manager)
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+    assert client.get(reverse("admin:auth_user_change", args=[outsider.pk])).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["front_desk", "clinician"])
+def test_non_managers_cannot_open_the_admin(client, request, role, patient):
+    client.force_login(request.getfixturevalue(role))
+    response = client.get(reverse("admin:patients_patient_change", args=[patient.pk]))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_director_sees_sister_practice_patient(client, director, sister_patient):
+    client.force_login(director)
+    response = client.get(reverse("patients:patient-detail", args=[sister_patient.pk]))
+    assert response.status_code == 200
+    assert sister_patient.last_name in response.content.decode()
+
+
+def test_outsider_with_no_membership_sees_nothing(client, django_user_model, patient):
+    loner = django_user_model.objects.create_user("loner", password="x" * 12)
+    client.force_login(loner)
+    assert client.get(reverse("patients:patient-detail", args=[patient.pk])).status_code == 404
+    page = client.get(reverse("patients:patient-list")).content.decode()
+    assert "not part of a practice" in page
+    assert "Whitfield" not in page
+
+
+@pytest.mark.parametrize("name", sorted(NO_OBJECT | PATIENT_ROUTES))
+def test_anonymous_is_sent_to_login(client, name, patient):
+    args = [patient.pk] if name in PATIENT_ROUTES else []
+    response = client.get(reverse(name, args=args))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_practice_switch_refuses_another_practice(client, manager, other_practice, practice):
+    client.force_login(manager)
+    response = client.post(reverse("core:practice-switch"), {"practice": other_practice.pk})
+    assert response.status_code == 404
+    assert client.session.get("rapport_practice_id") is None
