@@ -151,7 +151,6 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             ),
         }
     )
-    _db.setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test.sqlite3")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
