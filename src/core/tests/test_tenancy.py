@@ -177,3 +177,44 @@ def test_practice_switch_refuses_another_practice(client, manager, other_practic
     response = client.post(reverse("core:practice-switch"), {"practice": other_practice.pk})
     assert response.status_code == 404
     assert client.session.get("rapport_practice_id") is None
+
+
+def test_admin_bulk_delete_cannot_touch_another_practice(client, manager, patient, other_patient):
+    from patients.models import Patient
+
+    client.force_login(manager)
+    response = client.post(
+        reverse("admin:patients_patient_changelist"),
+        {"action": "delete_selected", "_selected_action": [other_patient.pk], "post": "yes"},
+    )
+    assert response.status_code in (200, 302)
+    assert Patient.objects.filter(pk=other_patient.pk).exists()
+    assert OTHER_CANARY not in response.content.decode()
+
+
+def test_admin_cannot_create_a_patient_in_another_practice(client, manager, other_practice):
+    from patients.models import Patient
+
+    client.force_login(manager)
+    response = client.post(
+        reverse("admin:patients_patient_add"),
+        {
+            "practice": other_practice.pk,
+            "first_name": "Sneaky",
+            "last_name": "Insert",
+            "status": "active",
+            "preferred_channel": "email",
+        },
+    )
+    assert response.status_code == 200  # the form comes back with an error
+    assert "Select a valid choice" in response.content.decode()
+    assert not Patient.objects.filter(first_name="Sneaky").exists()
+
+
+def test_admin_edit_of_own_patient_is_audited(client, manager, patient):
+    client.force_login(manager)
+    url = reverse("admin:patients_patient_change", args=[patient.pk])
+    assert "Whitfield" in client.get(url).content.decode()
+    assert (
+        AuditEvent.objects.filter(action="view", patient_id=patient.pk, actor=manager).count() == 1
+    )
