@@ -21,8 +21,14 @@ def normalise_phone(raw: str, *, region: str = "US") -> str:
         number = phonenumbers.parse(text, PHONE_REGION.get(region, region))
     except phonenumbers.NumberParseException as exc:
         raise PhoneError(f"phone {text!r} is not a phone number") from exc
+    if number.extension:
+        # An extension cannot be dialled to reach a patient; storing only the main
+        # number would silently lose what was written.
+        raise PhoneError(f"phone {text!r} has an extension; patients need a direct number")
     if not phonenumbers.is_possible_number(number):
         raise PhoneError(f"phone {text!r} has the wrong number of digits")
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneError(f"phone {text!r} is not a valid number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

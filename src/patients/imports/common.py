@@ -50,7 +50,8 @@ class ImportResult:
             part("skipped", self.skipped),
         ]
         if self.rejected:
-            parts.append(f"rejected {len(self.rejected)} rows")
+            count = len(self.rejected)
+            parts.append(f"rejected {count} row{'' if count == 1 else 's'}")
         return "; ".join(p for p in parts if p) or "nothing to import"
 
 

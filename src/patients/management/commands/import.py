@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from core.management.practice_option import add_practice_argument, resolve_practice
 from core.progress import progress_bar
 from core.services import audit_record
-from patients.imports.common import ImportFailed
+from patients.imports.common import ImportFailed, ImportResult
 from patients.services import practice_figures_refresh
 
+CSV_KINDS = ("patients", "appointments")
 
-def _importers():
-    from patients.imports.csv_import import import_appointments_csv, import_patients_csv
-    from patients.imports.fhir_import import import_fhir
 
-    return {
-        "patients": import_patients_csv,
-        "appointments": import_appointments_csv,
-        "fhir": import_fhir,
-    }
+def _importer(kind: str):
+    if kind == "fhir":
+        from patients.imports.fhir_import import import_fhir
+
+        return import_fhir
+    from patients.imports import csv_import
+
+    return getattr(csv_import, f"import_{kind}_csv")
 
 
 class Command(BaseCommand):
@@ -28,40 +30,47 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=["patients", "appointments", "fhir"])
+        parser.add_argument("kind", choices=[*CSV_KINDS, "fhir"])
         parser.add_argument("path", help="a CSV file; for fhir a .json, .ndjson file or a folder")
         add_practice_argument(parser)
         parser.add_argument(
             "--skip-invalid",
             action="store_true",
-            help="import the good rows and list the rejected ones "
+            help="CSV only: import the good rows and list the rejected ones "
             "(default: any bad row imports nothing)",
         )
         parser.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
     def handle(self, *args, kind: str, path: str, **options) -> None:
+        if options["skip_invalid"] and kind not in CSV_KINDS:
+            raise CommandError("--skip-invalid applies to CSV imports only")
         practice = resolve_practice(options["practice"])
-        importer = _importers()[kind]
         kwargs = {"practice": practice}
-        if kind != "fhir":
+        if kind in CSV_KINDS:
             kwargs["skip_invalid"] = options["skip_invalid"]
-        with progress_bar(f"import {kind}", disabled=options["no_progress"]) as progress:
-            try:
-                result = importer(path, progress=progress, **kwargs)
-            except ImportFailed as failure:
-                for problem in failure.problems:
-                    self.stderr.write(str(problem))
-                raise CommandError(
-                    f"{path}: nothing imported ({len(failure.problems)} problem(s))"
-                ) from None
+        try:
+            result = self._import(kind, path, kwargs, quiet=options["no_progress"])
+        except ImportFailed as failure:
+            for problem in failure.problems:
+                self.stderr.write(str(problem))
+            raise CommandError(
+                f"{path}: nothing imported ({len(failure.problems)} problem(s))"
+            ) from None
         for problem in result.rejected:
             self.stderr.write(f"{problem} (rejected)")
-        practice_figures_refresh(practice=practice)
-        audit_record(
-            action="import",
-            object_type=kind,
-            practice=practice,
-            actor_label="command line",
-            detail={"path": str(path), "summary": result.summary()},
-        )
         self.stdout.write(f"{path}: {result.summary()}")
+
+    def _import(self, kind: str, path: str, kwargs: dict, *, quiet: bool) -> ImportResult:
+        practice = kwargs["practice"]
+        # One transaction: the rows, the refreshed figures and the audit entry land together.
+        with progress_bar(f"import {kind}", disabled=quiet) as progress, transaction.atomic():
+            result = _importer(kind)(path, progress=progress, **kwargs)
+            practice_figures_refresh(practice=practice)
+            audit_record(
+                action="import",
+                object_type=kind,
+                practice=practice,
+                actor_label="command line",
+                detail={"path": str(path), "summary": result.summary()},
+            )
+        return result
