@@ -75,7 +75,7 @@ def child(rows: int, patients: int) -> dict:
     from django.db import connection
 
     from core.models import Organisation, Practice
-    from patients.imports.csv_import import import_appointments_csv
+    from patients.imports.csv import import_appointments_csv
     from patients.models import Appointment, Patient
 
     call_command("migrate", verbosity=0)

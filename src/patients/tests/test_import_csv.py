@@ -19,9 +19,11 @@ from django.core.management.base import CommandError
 
 from core.models import AuditEvent, StaffMember
 from core.tests.factories import StaffMemberFactory
-from patients.imports import csv_import
 from patients.imports.common import ImportFailed
-from patients.imports.csv_import import import_appointments_csv, import_patients_csv
+from patients.imports.csv import appointments as appointment_import
+from patients.imports.csv import import_appointments_csv, import_patients_csv
+from patients.imports.csv import patients as patient_import
+from patients.imports.csv.patients import PATIENT_COLUMNS
 from patients.models import Appointment, Household, Patient
 from patients.tests.factories import AppointmentFactory, HouseholdFactory, PatientFactory
 
@@ -168,7 +170,7 @@ def test_a_new_guardian_later_in_the_file_counts_as_an_update(tmp_path, practice
 
 
 def test_batches_link_across_batch_boundaries(tmp_path, practice, monkeypatch):
-    monkeypatch.setattr(csv_import, "BATCH_SIZE", 2)
+    monkeypatch.setattr(patient_import, "BATCH_SIZE", 2)
     seen = []
 
     result = import_patients_csv(
@@ -486,7 +488,7 @@ def test_several_header_problems_are_reported_together(tmp_path, practice):
 
     assert patient_problems(tmp_path, practice, path.read_bytes()) == [
         f"{path}:1: column first_name appears twice (columns 2 and 3)",
-        f"{path}:1: unknown columns 'id' (known: {', '.join(csv_import.PATIENT_COLUMNS.known)})",
+        f"{path}:1: unknown columns 'id' (known: {', '.join(PATIENT_COLUMNS.known)})",
         f"{path}:1: missing column external_id",
         f"{path}:1: missing column last_name",
     ]
@@ -774,7 +776,7 @@ def test_line_breaks_in_names_are_refused(tmp_path, practice):
 
 
 def test_a_file_changed_during_the_import_stores_nothing(tmp_path, practice, monkeypatch):
-    monkeypatch.setattr(csv_import, "BATCH_SIZE", 2)
+    monkeypatch.setattr(patient_import, "BATCH_SIZE", 2)
     path = write(tmp_path, lines(HEADER, "P1,Ann,Lee", "P2,Bo,Lee", "P3,Cy,Lee"))
 
     def rewrite(done, total):
@@ -981,7 +983,7 @@ def test_bad_appointment_rows(tmp_path, practice, booked):
 
 
 def test_appointments_skip_invalid(tmp_path, practice, booked, monkeypatch):
-    monkeypatch.setattr(csv_import, "BATCH_SIZE", 2)
+    monkeypatch.setattr(appointment_import, "BATCH_SIZE", 2)
     path = write(
         tmp_path,
         lines(
@@ -1008,7 +1010,7 @@ def test_appointments_skip_invalid(tmp_path, practice, booked, monkeypatch):
 def test_default_mode_stores_nothing_even_after_full_batches(
     tmp_path, practice, booked, monkeypatch
 ):
-    monkeypatch.setattr(csv_import, "BATCH_SIZE", 2)
+    monkeypatch.setattr(appointment_import, "BATCH_SIZE", 2)
     rows = [f"A{n},P1,2024-05-01T09:{n:02d}" for n in range(1, 8)]
     path = write(tmp_path, lines("external_id,patient_external_id,starts_at", *rows, "A9,P9,x"))
 
@@ -1055,7 +1057,7 @@ def test_appointment_header_rejects_practice_column(tmp_path, practice, booked):
 
 
 def test_appointments_report_progress(tmp_path, practice, booked, monkeypatch):
-    monkeypatch.setattr(csv_import, "BATCH_SIZE", 2)
+    monkeypatch.setattr(appointment_import, "BATCH_SIZE", 2)
     seen = []
 
     import_appointments_csv(

@@ -14,7 +14,8 @@ from django.core.management import CommandError, call_command
 from core.models import AuditEvent, StaffMember
 from core.tests.factories import StaffMemberFactory
 from patients.imports.common import ImportFailed
-from patients.imports.fhir_import import MAX_DEPTH, import_fhir
+from patients.imports.fhir import import_fhir
+from patients.imports.fhir.validation import MAX_DEPTH
 from patients.models import Appointment, Patient
 from patients.tests.factories import AppointmentFactory, PatientFactory
 

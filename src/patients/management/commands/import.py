@@ -16,12 +16,12 @@ CSV_KINDS = ("patients", "appointments")
 
 def _importer(kind: str):
     if kind == "fhir":
-        from patients.imports.fhir_import import import_fhir
+        from patients.imports.fhir import import_fhir
 
         return import_fhir
-    from patients.imports import csv_import
+    from patients.imports import csv as csv_imports
 
-    return getattr(csv_import, f"import_{kind}_csv")
+    return getattr(csv_imports, f"import_{kind}_csv")
 
 
 class Command(BaseCommand):
