@@ -59,17 +59,10 @@ class PracticeScopedAdmin(admin.ModelAdmin):
         return getattr(obj, "patient_id", None)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        if request.method == "GET" and self.audit_object_type:
-            obj = self.get_object(request, admin.utils.unquote(object_id))
+        if request.method == "GET":
             with transaction.atomic():
-                audit_record(
-                    action="view",
-                    object_type=self.audit_object_type,
-                    object_id=obj.pk,
-                    patient_id=self._patient_id(obj),
-                    practice=self._practice_of(obj),
-                    request=request,
-                    detail={"via": "admin"},
+                self._audit(
+                    request, self.get_object(request, admin.utils.unquote(object_id)), "view"
                 )
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -81,26 +74,28 @@ class PracticeScopedAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if self.audit_object_type:
-            audit_record(
-                action="update" if change else "create",
-                object_type=self.audit_object_type,
-                object_id=obj.pk,
-                patient_id=self._patient_id(obj),
-                practice=self._practice_of(obj),
-                request=request,
-                detail={"via": "admin", "fields": sorted(form.changed_data)},
-            )
+        self._audit(
+            request, obj, "update" if change else "create", fields=sorted(form.changed_data)
+        )
 
     def delete_model(self, request, obj):
-        if self.audit_object_type:
-            audit_record(
-                action="delete",
-                object_type=self.audit_object_type,
-                object_id=obj.pk,
-                patient_id=self._patient_id(obj),
-                practice=self._practice_of(obj),
-                request=request,
-                detail={"via": "admin"},
-            )
+        self._audit(request, obj, "delete")
         super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self._audit(request, obj, "delete")
+        super().delete_queryset(request, queryset)
+
+    def _audit(self, request, obj, action: str, **detail) -> None:
+        if not self.audit_object_type:
+            return
+        audit_record(
+            action=action,
+            object_type=self.audit_object_type,
+            object_id=obj.pk,
+            patient_id=self._patient_id(obj),
+            practice=self._practice_of(obj),
+            request=request,
+            detail={"via": "admin", **detail},
+        )

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import Practice, StaffMember
+from core.querysets import PracticeScopedQuerySet
 
 
 def fold_for_search(text: str) -> str:
@@ -17,12 +18,7 @@ def fold_for_search(text: str) -> str:
     return " ".join(stripped.casefold().split())
 
 
-class PatientQuerySet(models.QuerySet):
-    def for_user(self, user) -> PatientQuerySet:
-        from core.selectors import practices_for_user
-
-        return self.filter(practice__in=practices_for_user(user))
-
+class PatientQuerySet(PracticeScopedQuerySet):
     def search(self, text: str) -> PatientQuerySet:
         text = (text or "").strip()
         if not text:
@@ -206,13 +202,6 @@ class Patient(models.Model):
         )
 
 
-class AppointmentQuerySet(models.QuerySet):
-    def for_user(self, user) -> AppointmentQuerySet:
-        from core.selectors import practices_for_user
-
-        return self.filter(practice__in=practices_for_user(user))
-
-
 class Appointment(models.Model):
     """A booked visit: who, with whom, when, what for, and how it ended."""
 
@@ -235,7 +224,7 @@ class Appointment(models.Model):
     fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = AppointmentQuerySet.as_manager()
+    objects = PracticeScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-starts_at"]

@@ -218,3 +218,15 @@ def test_admin_edit_of_own_patient_is_audited(client, manager, patient):
     assert (
         AuditEvent.objects.filter(action="view", patient_id=patient.pk, actor=manager).count() == 1
     )
+
+
+def test_admin_bulk_delete_of_own_patients_is_audited(client, manager, patient):
+    from patients.models import Patient
+
+    client.force_login(manager)
+    client.post(
+        reverse("admin:patients_patient_changelist"),
+        {"action": "delete_selected", "_selected_action": [patient.pk], "post": "yes"},
+    )
+    assert not Patient.objects.filter(pk=patient.pk).exists()
+    assert AuditEvent.objects.filter(action="delete", patient_id=patient.pk, actor=manager).exists()
