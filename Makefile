@@ -28,14 +28,15 @@ test: lint test-sqlite test-postgres test-browser
 
 test-sqlite: $(STAMP)
 	@echo "=== test suite on SQLite ==="
-	$(BIN)/pytest -q -m "not browser"
+	$(BIN)/pytest -q -n 2 --dist loadscope -m "not browser"
 
+# The slow tests start real processes on the embedded SQLite default: once is enough.
 # PostgreSQL and the browser are optional on a laptop and required in CI
 # (RAPPORT_REQUIRE_POSTGRES=1, RAPPORT_REQUIRE_BROWSER=1, set by .ci/run).
 test-postgres: $(STAMP)
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "=== test suite on PostgreSQL ($(PG_URL)) ==="; \
-		RAPPORT_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -m "not browser"; \
+		RAPPORT_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -n 2 --dist loadscope -m "not browser and not slow"; \
 	elif [ "$$RAPPORT_REQUIRE_POSTGRES" = "1" ]; then \
 		echo "!!! PostgreSQL at $(PG_URL) is required but not reachable"; exit 1; \
 	else \
