@@ -65,3 +65,18 @@ def test_search_ignores_case_and_accents(practice):
     PatientFactory(practice=practice, first_name="Jose\u0301", last_name="Núñez")
     assert Patient.objects.search("jose nunez").count() == 1
     assert Patient.objects.search("JOSÉ").count() == 1
+
+
+def test_a_minor_is_reached_through_the_guardian_and_a_shared_phone_merges_nobody(practice):
+    mum = PatientFactory(practice=practice, first_name="Anna", phone="+12025550150")
+    leo = PatientFactory(
+        practice=practice,
+        first_name="Leo",
+        guardian=mum,
+        phone="+12025550150",
+        email=mum.email,
+        date_of_birth=dt.date.today() - dt.timedelta(days=8 * 365),
+    )
+    assert leo.is_minor and leo.contact_person == mum
+    assert mum.contact_person == mum
+    assert Patient.objects.filter(phone="+12025550150").count() == 2
