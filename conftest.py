@@ -22,7 +22,7 @@ def _fast_and_immediate(settings):
 
 @pytest.fixture
 def organisation(db):
-    return OrganisationFactory(name="Bright Smiles Group", slug="bright-smiles")
+    return OrganisationFactory(name="Bright Smiles Group", slug="smiles-group")
 
 
 @pytest.fixture

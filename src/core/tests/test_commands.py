@@ -78,7 +78,7 @@ def test_demo_practice_has_enough_patients_and_history(demo):
         ".aggregate(lo=Min('starts_at'), hi=Max('starts_at'));"
         "print(p.count(), (a['hi'] - a['lo']).days)"
     )
-    result = _rapport("shell", "-c", script, env=env)
+    result = _rapport("shell", "--no-imports", "-c", script, env=env)
     patients, span_days = map(int, result.stdout.split())
     assert patients >= 1500
     assert span_days >= 3 * 365
@@ -86,7 +86,7 @@ def test_demo_practice_has_enough_patients_and_history(demo):
 
 def _patient_count(env) -> int:
     script = "from patients.models import Patient; print(Patient.objects.count())"
-    return int(_rapport("shell", "-c", script, env=env).stdout)
+    return int(_rapport("shell", "--no-imports", "-c", script, env=env).stdout)
 
 
 def test_demo_is_idempotent(demo):

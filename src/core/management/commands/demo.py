@@ -31,7 +31,7 @@ class Command(BaseCommand):
             logins = seed_demo(progress=progress)
         self.stdout.write(f"\nRapport demo: http://{bind}/")
         for role, username, password in logins:
-            self.stdout.write(f"  {role:<14} {username:<12} password: {password}")
+            self.stdout.write(f"  {role:<16} {username:<12} password: {password}")
         self.stdout.flush()
         if no_serve:
             return

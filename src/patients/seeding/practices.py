@@ -1,0 +1,161 @@
+"""``seed_practices``: organisations, practices, staff, patients and appointments at any scale.
+
+One ``random.Random`` per practice, seeded from the run's seed and the practice's number,
+makes every practice reproducible on its own, whichever process builds it. Building rows
+is pure Python (``build``); writing them (``writer``) happens in the main process, one
+transaction per practice, so memory stays bounded by a few practices. With ``workers``
+the building moves to other processes and overlaps with the writing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from core.models import OpeningPeriod, Organisation, Practice
+from core.services import audit_record
+from patients.seeding import data
+from patients.seeding.build import Blueprint, PracticePlan, practice_rng
+from patients.seeding.worker import Task, build, setup
+from patients.seeding.writer import RowWriter, blueprint_write
+from patients.services import patient_figures_refresh
+
+Progress = Callable[..., None]
+
+
+@dataclass
+class SeedResult:
+    practices: list[Practice] = field(default_factory=list)
+    patients: int = 0
+    appointments: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"seeded {len(self.practices)} practices, {self.patients} patients, "
+            f"{self.appointments} appointments in {self.seconds:.1f}s"
+        )
+
+
+def organisation_create_unique(name: str) -> Organisation:
+    base = slugify(name)[:70] or "group"
+    taken = set(Organisation.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    return Organisation.objects.create(name=name, slug=slug)
+
+
+def practice_create_seeded(
+    *, organisation: Organisation, plan: PracticePlan, slug: str
+) -> Practice:
+    """``core.services.practice_create`` minus ``full_clean``, whose time-zone check lists
+    the whole zone database on every call (15 ms); these zones come from a fixed list."""
+    practice = Practice.objects.create(
+        organisation=organisation,
+        name=plan.name,
+        slug=slug,
+        timezone=plan.timezone,
+        phone=plan.phone,
+    )
+    OpeningPeriod.objects.bulk_create(
+        OpeningPeriod(practice=practice, weekday=day, opens_at=opens, closes_at=closes)
+        for day, opens, closes in plan.hours
+    )
+    return practice
+
+
+def _blueprints(tasks: list[Task], workers: int) -> Iterator[Blueprint]:
+    if workers < 1:
+        yield from map(build, tasks)
+        return
+    # Spawned, not forked: a forked child would share the parent's database connection.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=setup) as pool:
+        pending: deque = deque()
+        queue = iter(tasks)
+        # A few practices in flight at most, so memory stays bounded however fast they build.
+        for task in queue:
+            pending.append(pool.apply_async(build, (task,)))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            blueprint = pending.popleft().get()
+            next_task = next(queue, None)
+            if next_task is not None:
+                pending.append(pool.apply_async(build, (next_task,)))
+            yield blueprint
+
+
+def seed_practices(
+    *,
+    practices: int,
+    patients: int,
+    years: int,
+    seed: int | str,
+    organisations: int = 1,
+    workers: int = 0,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> SeedResult:
+    """Create ``organisations`` groups sharing ``practices`` practices round-robin, each with
+    ``patients`` patients and ``years`` of appointment history up to ``now`` plus what is
+    booked ahead. The same seed (and day) gives the same people and appointments.
+
+    ``workers`` processes build practices while this one writes (0: build here too)."""
+    if min(practices, patients, years, organisations) < 1:
+        raise ValueError("practices, patients, years and organisations must be at least 1")
+    if organisations > practices:
+        raise ValueError("cannot have more organisations than practices")
+    started = time.perf_counter()
+    now = now or timezone.now()
+    writer = RowWriter(now=now)
+    result = SeedResult()
+    org_names = list(data.ORGANISATION_NAMES)
+    practice_rng(seed, -1).shuffle(org_names)
+    with transaction.atomic():
+        groups = [
+            organisation_create_unique(
+                org_names[n % len(org_names)]
+                + (f" {n // len(org_names) + 1}" if n >= len(org_names) else "")
+            )
+            for n in range(organisations)
+        ]
+    slugs: dict[int, set[str]] = {group.pk: set() for group in groups}
+    total = practices * patients
+    if progress:
+        progress(0, total)
+    tasks = [Task(seed, index, patients, years, now, writer.aware) for index in range(practices)]
+    for index, blueprint in enumerate(_blueprints(tasks, workers)):
+        group = groups[index % organisations]
+        slug = blueprint.plan.slug
+        if slug in slugs[group.pk]:
+            slug = f"{slug}-{index + 1}"
+        slugs[group.pk].add(slug)
+        with transaction.atomic():
+            practice = practice_create_seeded(organisation=group, plan=blueprint.plan, slug=slug)
+            written = blueprint_write(blueprint, practice=practice, writer=writer)
+            patient_figures_refresh(practices=[practice])
+            audit_record(
+                action="import",
+                object_type="seed",
+                practice=practice,
+                actor_label="rapport seed",
+                detail={"seed": seed, "practice": index, "patients": written.patients},
+            )
+        result.practices.append(practice)
+        result.patients += written.patients
+        result.appointments += written.appointments
+        if progress:
+            progress(result.patients, total)
+    result.seconds = time.perf_counter() - started
+    return result
