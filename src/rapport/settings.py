@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "rapport",
     "core",
     "patients",
+    "messaging",
+    "feedback",
 ]
 
 MIDDLEWARE = [
