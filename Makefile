@@ -8,10 +8,11 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .PHONY: demo test test-sqlite test-postgres test-browser lint install clean
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package, direct or not (refresh: pip freeze --exclude-editable).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
