@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from core.services import audit_record
+from feedback.selectors import patient_feedback
 from patients import selectors
 from patients.forms import ProfileForm
 from patients.services import PatientError, patient_profile_update
@@ -55,6 +56,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "appointments": selectors.patient_appointments(patient)[:100],
         "household": selectors.patient_household_members(patient),
         "referrals": patient.referrals.order_by("first_name")[:20],
+        "feedback": patient_feedback(patient),
     }
     return render(request, "patients/patient_detail.html", context)
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("", include("core.urls")),
     path("patients/", include("patients.urls")),
+    path("", include("feedback.urls")),
     path("admin/", admin.site.urls),
 ]
 

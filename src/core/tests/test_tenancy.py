@@ -15,9 +15,24 @@ from core.admin_scoping import PracticeScopedAdmin
 from core.models import AuditEvent
 from patients.tests.factories import AppointmentFactory
 
-PUBLIC = {"login", "logout", "healthz"}
+PUBLIC = {
+    "login",
+    "logout",
+    "healthz",
+    "feedback:survey-answer",
+    "feedback:survey-thanks",
+    "feedback:talk-to-us",
+}
 # Named URLs that take no object; every signed-in role may open them.
-NO_OBJECT = {"home", "patients:patient-list", "patients:day-sheet"}
+NO_OBJECT = {
+    "home",
+    "patients:patient-list",
+    "patients:day-sheet",
+    "feedback:inbox",
+    "feedback:dashboard",
+    "feedback:staff-note",
+}
+FEEDBACK_ITEM_ROUTES = {"feedback:item-status"}
 # Named URLs that act on one object: the fixture that owns the object.
 PATIENT_ROUTES = {"patients:patient-detail", "patients:patient-profile-edit"}
 POST_ONLY = {"core:practice-switch"}
@@ -45,7 +60,7 @@ def _admin_object_routes():
 
 
 def test_every_route_is_declared():
-    declared = PUBLIC | NO_OBJECT | PATIENT_ROUTES | POST_ONLY
+    declared = PUBLIC | NO_OBJECT | PATIENT_ROUTES | POST_ONLY | FEEDBACK_ITEM_ROUTES
     admin_names = {name for name, _ in _admin_object_routes()}
     undeclared = {
         name
@@ -73,7 +88,20 @@ def _objects_of(practice_fixture, request):
     audit = AuditEvent.objects.create(
         practice=practice, action="view", object_type="patient", actor_label=OTHER_CANARY
     )
+    from django.utils import timezone
+
+    from feedback.models import FeedbackItem, FeedbackPolicy
+
+    item = FeedbackItem.objects.create(
+        practice=practice,
+        patient=appointment.patient,
+        source="web",
+        text=f"{OTHER_CANARY} feedback",
+        received_at=timezone.now(),
+    )
     return {
+        FeedbackItem: item,
+        FeedbackPolicy: FeedbackPolicy.objects.create(practice=practice),
         Patient: appointment.patient,
         Appointment: appointment,
         StaffMember: appointment.provider,
@@ -98,6 +126,13 @@ def test_no_role_reaches_another_practices_objects(client, request, role, foreig
             response = method(reverse(name, args=[patient.pk]))
             assert response.status_code == 404, (name, method)
             assert OTHER_CANARY not in response.content.decode()
+    item = next(obj for model, obj in objects.items() if model.__name__ == "FeedbackItem")
+    for name in FEEDBACK_ITEM_ROUTES:
+        response = client.post(reverse(name, args=[item.pk]), {"status": "handled"})
+        assert response.status_code == 404, name
+        assert OTHER_CANARY not in response.content.decode()
+    item.refresh_from_db()
+    assert item.status == "new"
     for name, model in _admin_object_routes():
         response = client.get(reverse(name, args=[objects[model].pk]))
         assert response.status_code in (302, 403, 404), name
@@ -230,3 +265,18 @@ def test_admin_bulk_delete_of_own_patients_is_audited(client, manager, patient):
     )
     assert not Patient.objects.filter(pk=patient.pk).exists()
     assert AuditEvent.objects.filter(action="delete", patient_id=patient.pk, actor=manager).exists()
+
+
+def test_survey_admin_shows_only_own_organisations_surveys(
+    client, manager, practice, other_practice
+):
+    from feedback.services import surveys_ensure_defaults
+
+    mine = surveys_ensure_defaults(organisation=practice.organisation)["post_visit"]
+    theirs = surveys_ensure_defaults(organisation=other_practice.organisation)["post_visit"]
+    theirs.title = f"{OTHER_CANARY} survey"
+    theirs.save()
+    client.force_login(manager)
+    listing = client.get(reverse("admin:feedback_survey_changelist")).content.decode()
+    assert mine.title in listing and OTHER_CANARY not in listing
+    assert client.get(reverse("admin:feedback_survey_change", args=[theirs.pk])).status_code == 404

@@ -1,0 +1,66 @@
+"""The three surveys every organisation starts with; managers edit their own copies."""
+
+from __future__ import annotations
+
+NPS = "How likely are you to recommend {practice} to a friend or family member?"
+
+DEFAULT_SURVEYS: dict[str, dict] = {
+    "post_visit": {
+        "title": "How was your visit?",
+        "intro": "Four quick questions, under a minute. Your answers go to the practice team.",
+        "thanks": "Thank you. We read every answer, and we act on them.",
+        "questions": [
+            {"kind": "nps", "text": NPS, "is_required": True},
+            {"kind": "rating", "text": "Booking and reminders", "touchpoint": "reminders"},
+            {
+                "kind": "rating",
+                "text": "Welcome at the front desk",
+                "touchpoint": "arrival_reception",
+            },
+            {"kind": "rating", "text": "Waiting time", "touchpoint": "waiting"},
+            {"kind": "rating", "text": "Care from your hygienist", "touchpoint": "hygiene"},
+            {"kind": "rating", "text": "Care from your dentist", "touchpoint": "dentist_care"},
+            {"kind": "rating", "text": "Comfort during treatment", "touchpoint": "comfort_pain"},
+            {
+                "kind": "rating",
+                "text": "How clearly treatment and costs were explained",
+                "touchpoint": "treatment_cost",
+            },
+            {"kind": "text", "text": "One thing we could do better"},
+            {"kind": "text", "text": "Anything we should know before your next visit?"},
+        ],
+    },
+    "relationship": {
+        "title": "Our yearly check-in with you",
+        "intro": "Once a year we ask how we are doing for you and your family.",
+        "thanks": "Thank you for staying with us.",
+        "questions": [
+            {"kind": "nps", "text": NPS, "is_required": True},
+            {"kind": "yes_no", "text": "Do you feel we listen to you?"},
+            {"kind": "rating", "text": "Our facility and equipment", "touchpoint": "facility"},
+            {"kind": "rating", "text": "Billing and insurance", "touchpoint": "billing_insurance"},
+            {"kind": "text", "text": "What matters most to you in your dental care?"},
+            {"kind": "text", "text": "What would make us your practice for life?"},
+        ],
+    },
+    "exit": {
+        "title": "Before you go",
+        "intro": "We are sorry to see you go. One question helps us do better.",
+        "thanks": "Thank you, and the door is always open.",
+        "questions": [
+            {
+                "kind": "choice",
+                "text": "What is the main reason you are leaving?",
+                "choices": [
+                    "Moved or closer to home",
+                    "Insurance or cost",
+                    "Equipment or facility",
+                    "Something that happened here",
+                    "Another reason",
+                ],
+                "is_required": True,
+            },
+            {"kind": "text", "text": "Anything you would like to tell us?"},
+        ],
+    },
+}
