@@ -9,10 +9,11 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 .PHONY: demo test test-sqlite test-postgres test-browser lint install clean
 
 # requirements.lock pins every package, direct or not (refresh: pip freeze --exclude-editable).
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	npm ci --no-audit --no-fund --silent
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -205,6 +205,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Front-end libraries come from npm at install time (`npm ci`, run by the Makefile).
+STATICFILES_DIRS = [("chart.js", PROJECT_DIR / "node_modules" / "chart.js" / "dist")]
 WHITENOISE_USE_FINDERS = True
 # Static files are served from the app folders (finders); STATIC_ROOT may not exist.
 warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
