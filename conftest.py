@@ -3,6 +3,9 @@
 Canary names make any cross-tenant leak easy to spot in a response body.
 """
 
+import os
+from pathlib import Path
+
 import pytest
 
 from core.models import Membership
@@ -82,3 +85,41 @@ def sister_patient(sister_practice):
     return PatientFactory(
         practice=sister_practice, first_name=f"{OTHER_CANARY}Sister", last_name="Patient"
     )
+
+
+# --- Browser tests: Debian's Chromium driven by Playwright -------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture
+def browser_page(live_server):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("headless Chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # around it are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(10_000)
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

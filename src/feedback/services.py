@@ -10,6 +10,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from core.links import absolute_url
 from core.models import Organisation, Practice, StaffMember
 from core.services import audit_record
 from feedback.defaults import DEFAULT_SURVEYS
@@ -133,7 +134,10 @@ def _queue_invitation_message(invitation: SurveyInvitation) -> None:
     message_enqueue_for_patient(
         patient=invitation.patient,
         kind="survey_invitation",
-        context={"link_path": invitation_path(invitation), "survey_title": invitation.survey.title},
+        context={
+            "link": absolute_url(invitation_path(invitation)),
+            "survey_title": invitation.survey.title,
+        },
         idempotency_key=f"survey-invitation-{invitation.pk}",
     )
 

@@ -74,6 +74,8 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = env_str("RAPPORT_SECRET_KEY") or _local_secret_key()
+# The address patients use to reach this installation, for links in messages.
+RAPPORT_BASE_URL = env_str("RAPPORT_BASE_URL", "http://127.0.0.1:8000")
 ALLOWED_HOSTS = env_list("RAPPORT_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
