@@ -123,3 +123,24 @@ def browser_page(live_server):
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+# --- A real SMTP server on loopback ------------------------------------------------
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    from messaging.tests.sink import SmtpSink
+
+    """A real SMTP server on a free loopback port, with Django's SMTP backend pointed at it."""
+    sink = SmtpSink()
+    sink.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_TIMEOUT = 5
+    settings.DEFAULT_FROM_EMAIL = "Rapport <rapport@rapport.test>"
+    yield sink
+    sink.stop()

@@ -4,6 +4,7 @@ import datetime as dt
 import secrets
 
 from django.db import models
+from django.utils import timezone
 
 from core.models import Organisation, Practice
 from core.querysets import PracticeScopedQuerySet
@@ -102,7 +103,7 @@ class SurveyInvitation(models.Model):
         related_name="survey_invitation",
     )
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     opened_at = models.DateTimeField(null=True, blank=True)
 

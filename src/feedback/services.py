@@ -43,7 +43,9 @@ def surveys_ensure_defaults(*, organisation: Organisation) -> dict[str, Survey]:
     """The active survey of each default kind, created from the defaults when missing."""
     surveys = {}
     for kind, spec in DEFAULT_SURVEYS.items():
-        survey = organisation.surveys.filter(kind=kind, is_active=True).order_by("id").first()
+        # The newest active survey of a kind is the one sent, so an edited or imported
+        # survey takes over from the default.
+        survey = organisation.surveys.filter(kind=kind, is_active=True).order_by("-id").first()
         if survey is None:
             survey = Survey.objects.create(
                 organisation=organisation,
@@ -72,8 +74,14 @@ def invitation_path(invitation: SurveyInvitation) -> str:
     return reverse("feedback:survey-answer", args=[invitation_token(invitation)])
 
 
-def invitation_from_token(token: str, *, now: dt.datetime | None = None) -> SurveyInvitation:
-    """The invitation behind a link, or ``FeedbackError`` for a forged or expired one."""
+def invitation_from_token(
+    token: str, *, now: dt.datetime | None = None, allow_closed: bool = False
+) -> SurveyInvitation:
+    """The invitation behind a link, or ``FeedbackError`` for a forged or expired one.
+
+    ``allow_closed`` accepts a link whose survey has closed: unsubscribing must work
+    from an old message too.
+    """
     now = now or timezone.now()
     signer = signing.TimestampSigner(salt=LINK_SALT)
     try:
@@ -89,7 +97,7 @@ def invitation_from_token(token: str, *, now: dt.datetime | None = None) -> Surv
     )
     if invitation is None:
         raise FeedbackError("This link is not valid. Please use the link from your message.")
-    if invitation.expires_at <= now:
+    if invitation.expires_at <= now and not allow_closed:
         raise FeedbackError("This survey has closed. Thank you for wanting to tell us.")
     return invitation
 
@@ -107,7 +115,7 @@ def is_quiet_time(policy: FeedbackPolicy, moment: dt.datetime) -> bool:
 
 def was_invited_recently(patient: Patient, policy: FeedbackPolicy, now: dt.datetime) -> bool:
     since = now - dt.timedelta(days=policy.throttle_days)
-    return patient.survey_invitations.filter(created_at__gte=since).exists()
+    return patient.survey_invitations.filter(created_at__gt=since).exists()
 
 
 @transaction.atomic
@@ -122,6 +130,7 @@ def invitation_create(
         patient=patient,
         survey=survey,
         appointment=appointment,
+        created_at=now,
         expires_at=now + dt.timedelta(days=policy.link_valid_days),
     )
     _queue_invitation_message(invitation)
@@ -136,6 +145,9 @@ def _queue_invitation_message(invitation: SurveyInvitation) -> None:
         kind="survey_invitation",
         context={
             "link": absolute_url(invitation_path(invitation)),
+            "unsubscribe_link": absolute_url(
+                reverse("feedback:unsubscribe", args=[invitation_token(invitation)])
+            ),
             "survey_title": invitation.survey.title,
         },
         idempotency_key=f"survey-invitation-{invitation.pk}",
@@ -309,7 +321,8 @@ def _analyse_into(item: FeedbackItem, *, extra_touchpoints: list[str] = ()) -> N
     item.is_urgent = result.urgent
     item.reasons = list(result.reasons)
     item.people = list(result.people)
-    if item.score is not None and item.score <= 6 and item.label == FeedbackItem.Label.NEUTRAL:
+    is_survey = item.source == FeedbackItem.Source.SURVEY
+    if is_survey and item.score is not None and item.score <= 6 and item.label == "neutral":
         # A detractor's score says more than a short, flat comment.
         item.label = FeedbackItem.Label.NEGATIVE
         item.reasons.append(f"score {item.score} of 10 (detractor)")
@@ -387,3 +400,14 @@ def feedback_item_set_status(
         detail={"status": status},
     )
     return item
+
+
+@transaction.atomic
+def unsubscribe_from_link(*, invitation: SurveyInvitation) -> Patient:
+    """Stop survey messages on every channel to whoever receives this patient's messages."""
+    from messaging.services import opt_out
+
+    contact = invitation.patient.contact_person
+    for channel in ("email", "sms"):
+        opt_out(contact, channel, source="unsubscribe link")
+    return contact

@@ -21,6 +21,7 @@ from feedback.services import (
     feedback_policy_for,
     invitation_from_token,
     response_submit,
+    unsubscribe_from_link,
 )
 from feedback.touchpoints import TOUCHPOINTS
 from patients.selectors import get_patient_for_user
@@ -89,6 +90,20 @@ def _question_view(question: Question, previous: dict[str, str], practice: Pract
         "value": previous.get(f"q{question.pk}", ""),
         "scale": [str(n) for n in scale] if scale else None,
     }
+
+
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """One click: GET only asks (mail scanners open links), POST opts out."""
+    try:
+        invitation = invitation_from_token(token, allow_closed=True)
+    except FeedbackError as problem:
+        return render(request, "feedback/link_problem.html", {"problem": problem}, status=410)
+    done = request.method == "POST"
+    if done:
+        unsubscribe_from_link(invitation=invitation)
+    context = {"practice": invitation.practice, "done": done}
+    return render(request, "feedback/unsubscribe.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -228,3 +243,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "detractors": detractors,
     }
     return render(request, "feedback/dashboard.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reply_check(request: HttpRequest) -> HttpResponse:
+    """Check a draft public reply to a review for health information before it is posted."""
+    if not request.practice:
+        return render(request, "core/no_practice.html")
+    from feedback.reply_check import reply_phi_problems
+
+    draft = request.POST.get("draft", "")[:5000]
+    problems = (
+        reply_phi_problems(draft, practice=request.practice) if request.method == "POST" else None
+    )
+    context = {"draft": draft, "problems": problems}
+    template = "feedback/reply_check.html#result" if request.htmx else "feedback/reply_check.html"
+    return render(request, template, context)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.services import audit_record
 from feedback.selectors import patient_feedback
+from messaging.selectors import messages_for_patient
 from patients import selectors
 from patients.forms import ProfileForm
 from patients.services import PatientError, patient_profile_update
@@ -57,6 +58,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "household": selectors.patient_household_members(patient),
         "referrals": patient.referrals.order_by("first_name")[:20],
         "feedback": patient_feedback(patient),
+        "patient_messages": messages_for_patient(patient)[:50],
     }
     return render(request, "patients/patient_detail.html", context)
 

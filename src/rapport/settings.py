@@ -221,6 +221,12 @@ EMAIL_HOST_PASSWORD = env_str("RAPPORT_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("RAPPORT_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("RAPPORT_EMAIL_FROM", "Rapport <rapport@localhost>")
 
+# --- Outbox: every message is a row first; these tune delivery (TRUST.md R1, R2) -----
+RAPPORT_OUTBOX_LEASE_SECONDS = env_int("RAPPORT_OUTBOX_LEASE_SECONDS", 300)
+RAPPORT_OUTBOX_MAX_ATTEMPTS = env_int("RAPPORT_OUTBOX_MAX_ATTEMPTS", 6)
+RAPPORT_OUTBOX_RETRY_BASE_SECONDS = env_int("RAPPORT_OUTBOX_RETRY_BASE_SECONDS", 240)
+RAPPORT_SMS_PROVIDER = env_str("RAPPORT_SMS_PROVIDER", "messaging.sms.LoggingSmsProvider")
+
 # --- Logging: never log patient data; requests are logged by method and path only ----
 LOGGING = {
     "version": 1,

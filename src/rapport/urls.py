@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("core.urls")),
     path("patients/", include("patients.urls")),
     path("", include("feedback.urls")),
+    path("messages/", include("messaging.urls")),
     path("admin/", admin.site.urls),
 ]
 

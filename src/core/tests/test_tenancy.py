@@ -22,7 +22,10 @@ PUBLIC = {
     "feedback:survey-answer",
     "feedback:survey-thanks",
     "feedback:talk-to-us",
+    "feedback:unsubscribe",
 }
+# No object, but only managers and group admins may open them.
+MANAGER_ONLY = {"messaging:undeliverable"}
 # Named URLs that take no object; every signed-in role may open them.
 NO_OBJECT = {
     "home",
@@ -31,6 +34,7 @@ NO_OBJECT = {
     "feedback:inbox",
     "feedback:dashboard",
     "feedback:staff-note",
+    "feedback:reply-check",
 }
 FEEDBACK_ITEM_ROUTES = {"feedback:item-status"}
 # Named URLs that act on one object: the fixture that owns the object.
@@ -60,7 +64,7 @@ def _admin_object_routes():
 
 
 def test_every_route_is_declared():
-    declared = PUBLIC | NO_OBJECT | PATIENT_ROUTES | POST_ONLY | FEEDBACK_ITEM_ROUTES
+    declared = PUBLIC | NO_OBJECT | PATIENT_ROUTES | POST_ONLY | FEEDBACK_ITEM_ROUTES | MANAGER_ONLY
     admin_names = {name for name, _ in _admin_object_routes()}
     undeclared = {
         name
@@ -280,3 +284,20 @@ def test_survey_admin_shows_only_own_organisations_surveys(
     listing = client.get(reverse("admin:feedback_survey_changelist")).content.decode()
     assert mine.title in listing and OTHER_CANARY not in listing
     assert client.get(reverse("admin:feedback_survey_change", args=[theirs.pk])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("front_desk", False),
+        ("clinician", False),
+        ("manager", True),
+        ("director", True),
+    ],
+)
+def test_manager_only_pages(client, request, role, allowed, practice):
+    client.force_login(request.getfixturevalue(role))
+    client.post(reverse("core:practice-switch"), {"practice": practice.pk})
+    for name in MANAGER_ONLY:
+        response = client.get(reverse(name))
+        assert response.status_code == (200 if allowed else 403), name

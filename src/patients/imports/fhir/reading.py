@@ -36,7 +36,7 @@ def _read_json(path: Path, where: Where) -> Iterator[Item]:
         yield where.problem(f"{size} bytes is over the limit of {limit} (RAPPORT_IMPORT_MAX_BYTES)")
         return
     try:
-        document = _parse(path.read_bytes())
+        document = parse_strict_json(path.read_bytes())
     except Unreadable as exc:
         yield where.problem(exc.reason, exc.line)
         return
@@ -59,7 +59,7 @@ def _read_ndjson(path: Path, where: Where) -> Iterator[Item]:
                 continue  # blank lines are harmless, e.g. a trailing newline
             empty = False
             try:
-                document = _parse(raw.rstrip(b"\r\n"))  # so JSON's column is the line's
+                document = parse_strict_json(raw.rstrip(b"\r\n"))  # so JSON's column is the line's
             except Unreadable as exc:
                 yield line_where.problem(exc.reason)
                 continue
@@ -79,7 +79,7 @@ def _lines(stream: IO[bytes], limit: int) -> Iterator[bytes | None]:
             yield line
 
 
-def _parse(data: bytes) -> Any:
+def parse_strict_json(data: bytes) -> Any:
     """Strict JSON: no duplicate keys, NaN, Infinity or numbers beyond a double."""
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark is common and harmless

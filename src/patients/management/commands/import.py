@@ -1,4 +1,4 @@
-"""``rapport import patients|appointments|fhir PATH``: bring practice data into Rapport."""
+"""``rapport import patients|appointments|reviews|fhir PATH``: bring practice data into Rapport."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from core.services import audit_record
 from patients.imports.common import ImportFailed, ImportResult
 from patients.services import practice_figures_refresh
 
-CSV_KINDS = ("patients", "appointments")
+CSV_KINDS = ("patients", "appointments", "reviews")
 
 
 def _importer(kind: str):
@@ -19,6 +19,10 @@ def _importer(kind: str):
         from patients.imports.fhir import import_fhir
 
         return import_fhir
+    if kind == "reviews":
+        from feedback.reviews import import_reviews_csv
+
+        return import_reviews_csv
     from patients.imports import csv as csv_imports
 
     return getattr(csv_imports, f"import_{kind}_csv")
@@ -26,7 +30,8 @@ def _importer(kind: str):
 
 class Command(BaseCommand):
     help = (
-        "Import patients or appointments from CSV, or HL7 FHIR R4 resources from a file or folder."
+        "Import patients, appointments or public reviews from CSV, "
+        "or HL7 FHIR R4 resources from a file or folder."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
