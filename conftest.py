@@ -21,6 +21,9 @@ def _fast_and_immediate(settings):
     from huey.contrib.djhuey import HUEY
 
     HUEY.immediate = True
+    from django.core.cache import cache
+
+    cache.clear()  # rate-limit counters must not leak from one test into the next
 
 
 @pytest.fixture

@@ -7,9 +7,12 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
 
+from core.links import absolute_url
 from core.models import Practice
 from core.services import audit_record
 from feedback import selectors
@@ -33,6 +36,8 @@ PAGE_SIZE = 30
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate="60/m", method=ratelimit.ALL)
+@ratelimit(key="ip", rate="20/m", method="POST")
 def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invitation = invitation_from_token(token)
@@ -61,6 +66,7 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "feedback/survey_answer.html", context, status=400 if error else 200)
 
 
+@ratelimit(key="ip", rate="60/m", method=ratelimit.ALL)
 def survey_thanks(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invitation = invitation_from_token(token)
@@ -93,6 +99,7 @@ def _question_view(question: Question, previous: dict[str, str], practice: Pract
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate="30/m", method=ratelimit.ALL)
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """One click: GET only asks (mail scanners open links), POST opts out."""
     try:
@@ -107,6 +114,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate="60/m", method="GET")
+@ratelimit(key="ip", rate="5/m", method="POST")
 def talk_to_us(request: HttpRequest, org: str, practice: str) -> HttpResponse:
     practice_obj = get_object_or_404(Practice, organisation__slug=org, slug=practice)
     form = {"text": "", "name": "", "contact": ""}
@@ -260,3 +269,18 @@ def reply_check(request: HttpRequest) -> HttpResponse:
     context = {"draft": draft, "problems": problems}
     template = "feedback/reply_check.html#result" if request.htmx else "feedback/reply_check.html"
     return render(request, template, context)
+
+
+@login_required
+def talk_poster(request: HttpRequest) -> HttpResponse:
+    """A printable poster with the talk-to-us link and its QR code, for the waiting room."""
+    if not request.practice:
+        return render(request, "core/no_practice.html")
+    import segno
+
+    practice = request.practice
+    url = absolute_url(
+        reverse("feedback:talk-to-us", args=[practice.organisation.slug, practice.slug])
+    )
+    qr_svg = segno.make(url, error="m").svg_inline(scale=8, dark="#1d2a33", title="Talk to us")
+    return render(request, "feedback/talk_poster.html", {"url": url, "qr_svg": qr_svg})

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "huey.contrib.djhuey",
+    "django_ratelimit",
     "rapport",
     "core",
     "patients",
@@ -107,6 +108,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.CurrentPracticeMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "rapport.urls"
@@ -185,6 +187,20 @@ else:
         "immediate": HUEY_IMMEDIATE,
         "consumer": _CONSUMER,
     }
+
+# --- Cache: rate limits of public pages are counted here ------------------------------
+# Django's own Redis cache increments atomically (INCR), which is what rate limits need.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    # The embedded default has no shared cache: limits are counted per web process, so
+    # with N workers a limit is at most N times looser, and still bounded.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+RATELIMIT_VIEW = "core.views.rate_limited"
 
 # --- Auth and sessions ----------------------------------------------------------------
 LOGIN_URL = "login"

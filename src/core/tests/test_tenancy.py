@@ -35,6 +35,7 @@ NO_OBJECT = {
     "feedback:dashboard",
     "feedback:staff-note",
     "feedback:reply-check",
+    "feedback:talk-poster",
 }
 FEEDBACK_ITEM_ROUTES = {"feedback:item-status"}
 # Named URLs that act on one object: the fixture that owns the object.

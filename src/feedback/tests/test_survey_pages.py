@@ -225,3 +225,33 @@ def test_dashboard_shows_nps_with_margin_and_answers(client, manager, patient):
     assert "3 answers: 2 promoters, 0 passives, 1 detractors" in page
     assert "Fewer than 30 answers" in page
     assert 'id="nps-chart-data"' in page
+
+
+def test_talk_to_us_is_rate_limited_per_address(client, practice):
+    url = reverse("feedback:talk-to-us", args=[practice.organisation.slug, practice.slug])
+    for n in range(5):
+        assert client.post(url, {"text": f"Message {n}"}).status_code == 200
+    response = client.post(url, {"text": "One too many"}, REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 429
+    assert "Please wait a moment" in response.content.decode()
+    assert FeedbackItem.objects.count() == 5
+    # A spoofed forwarding header is not a way around the limit.
+    spoofed = client.post(url, {"text": "Sneaky"}, HTTP_X_FORWARDED_FOR="10.9.9.9")
+    assert spoofed.status_code == 429
+    # Another address is not affected.
+    assert client.post(url, {"text": "Hello"}, REMOTE_ADDR="192.0.2.7").status_code == 200
+
+
+def test_guessing_survey_links_is_rate_limited(client):
+    statuses = [client.get(f"/s/guess{n}:x:y/").status_code for n in range(61)]
+    assert statuses[:60] == [410] * 60
+    assert statuses[60] == 429
+
+
+def test_poster_has_a_qr_code_of_the_talk_to_us_link(client, front_desk, practice, settings):
+    settings.RAPPORT_BASE_URL = "https://rapport.maple.example"
+    client.force_login(front_desk)
+    page = client.get(reverse("feedback:talk-poster")).content.decode()
+    url = f"https://rapport.maple.example/talk/{practice.organisation.slug}/{practice.slug}/"
+    assert url in page
+    assert "<svg" in page and "<title>Talk to us</title>" in page
