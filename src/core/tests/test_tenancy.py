@@ -96,6 +96,7 @@ def _objects_of(practice_fixture, request):
     from django.utils import timezone
 
     from feedback.models import FeedbackItem, FeedbackPolicy
+    from messaging.models import MessageTemplate
 
     item = FeedbackItem.objects.create(
         practice=practice,
@@ -107,6 +108,9 @@ def _objects_of(practice_fixture, request):
     return {
         FeedbackItem: item,
         FeedbackPolicy: FeedbackPolicy.objects.create(practice=practice),
+        MessageTemplate: MessageTemplate.objects.create(
+            practice=practice, kind="survey_invitation", channel="sms", body=f"{OTHER_CANARY} hi"
+        ),
         Patient: appointment.patient,
         Appointment: appointment,
         StaffMember: appointment.provider,
@@ -302,3 +306,21 @@ def test_manager_only_pages(client, request, role, allowed, practice):
     for name in MANAGER_ONLY:
         response = client.get(reverse(name))
         assert response.status_code == (200 if allowed else 403), name
+
+
+def test_message_template_admin_refuses_unsafe_templates(client, manager, practice):
+    from messaging.models import MessageTemplate
+
+    client.force_login(manager)
+    response = client.post(
+        reverse("admin:messaging_messagetemplate_add"),
+        {
+            "practice": practice.pk,
+            "kind": "survey_invitation",
+            "channel": "sms",
+            "subject": "",
+            "body": "{% load static %}{% debug %}",
+        },
+    )
+    assert response.status_code == 200  # the form comes back with the reason
+    assert not MessageTemplate.objects.exists()
