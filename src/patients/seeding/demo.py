@@ -24,6 +24,7 @@ from patients.seeding.build import (
     PracticePlan,
     practice_rng,
 )
+from patients.seeding.feedback import feedback_seed
 from patients.seeding.people import YEAR, Household, Person
 from patients.seeding.visits import CANCELLED, COMPLETED, SCHEDULED
 from patients.seeding.writer import RowWriter, blueprint_write
@@ -99,7 +100,8 @@ def seed_demo(
             aware=writer.aware,
         )
         build.plan_visits()
-        Stories(build).add_all()
+        stories = Stories(build)
+        stories.add_all()
         staff = blueprint_write(build.blueprint(), practice=maple, writer=writer).staff
         if progress:
             progress(MAPLE_PATIENTS, total)
@@ -125,13 +127,18 @@ def seed_demo(
             progress(total, total)
 
         _users_create(organisation, maple, staff)
-        for practice in (maple, harbor):
+        cast = {name: person.external_id for name, person in stories.cast.items()}
+        feedback = {
+            maple: feedback_seed(practice=maple, now=now, seed="maple", stories=cast),
+            harbor: feedback_seed(practice=harbor, now=now, seed="harbor"),
+        }
+        for practice, seeded in feedback.items():
             audit_record(
                 action="import",
                 object_type="seed",
                 practice=practice,
                 actor_label="rapport demo",
-                detail={"seed": "demo"},
+                detail={"seed": "demo", **seeded.as_detail()},
             )
         patient_figures_refresh(practices=Practice.objects.filter(organisation=organisation))
     return demo_logins()
@@ -185,6 +192,8 @@ class Stories:
         self.dentists = [n for n, (kind, _, _) in enumerate(staff) if kind == "dentist"]
         self.hygienists = [n for n, (kind, _, _) in enumerate(staff) if kind == "hygienist"]
         self.dentist_name = staff[self.dentists[0]][1]
+        # The story people by full name, for their feedback once they have ids.
+        self.cast: dict[str, Person] = {}
 
     def add_all(self) -> None:
         self.dana()
@@ -225,6 +234,7 @@ class Stories:
             setattr(person, name, value)
         self.build.add_person(person)
         person.external_id = f"P{person.ref + 1:06d}"
+        self.cast[f"{first} {last}"] = person
         return person
 
     def visit(self, person: Person, day: int, kind: str, status: str | None = None, **slot):

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 import re
 from collections import Counter
 from decimal import Decimal
@@ -7,14 +8,17 @@ from io import StringIO
 import phonenumbers
 import pytest
 import time_machine
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
-from django.db.models import Count, Q
+from django.db.models import Avg, Count, F, Q
 
 from core.models import AuditEvent, Membership, Organisation, Practice, StaffMember
 from core.selectors import roles_at
+from feedback.analysis import analyze
+from feedback.models import Answer, FeedbackItem, Question, SurveyInvitation
+from feedback.selectors import nps_from_counts, practice_nps
 from patients.models import Appointment, Household, Patient
-from patients.seeding import DEMO_PASSWORD, seed_demo, seed_practices
+from patients.seeding import DEMO_PASSWORD, comments, seed_demo, seed_practices
 from patients.seeding.visits import KINDS
 
 UTC = dt.UTC
@@ -461,3 +465,261 @@ def _check_logins(logins, maple):
     assert director.practice is None and director.organisation == maple.organisation
     dentist = StaffMember.objects.get(user__username="dentist")
     assert dentist.practice == maple and dentist.kind == StaffMember.Kind.DENTIST
+
+
+# --- the demo's feedback ---------------------------------------------------------------
+
+YEAR_AGO = TUESDAY - dt.timedelta(days=365)
+
+
+@pytest.mark.parametrize(
+    ("pool", "label"),
+    [(comments.POSITIVE, "positive"), (comments.NEGATIVE, "negative")],
+    ids=["positive", "negative"],
+)
+def test_demo_comments_read_as_what_they_are(pool, label):
+    names = {"hygienist": "Maria Lopez", "dentist": "Dr. Okafor", "desk": "Tina Brooks"}
+    for touchpoint, texts in pool.items():
+        for text in texts:
+            result = analyze(text.format(**names), people=["Maria Lopez", "Dr. Ebony Okafor"])
+            assert result.label == label, text
+            assert not result.urgent, text  # the stories bring the urgent items
+            assert not touchpoint or touchpoint in result.touchpoints, text
+    for text in [*(t for texts in comments.MIXED.values() for t in texts), *comments.NOTES]:
+        assert not analyze(text.format(**names)).urgent, text
+
+
+def test_seed_demo_shows_a_year_of_feedback_and_the_stories_in_their_words(db, client):
+    with time_machine.travel(TUESDAY, tick=False):
+        seed_demo()
+        maple = Practice.objects.get(organisation__slug="bright-smiles", slug="maple")
+        harbor = Practice.objects.get(organisation__slug="bright-smiles", slug="harbor")
+
+        _check_survey_year(maple)
+        _check_inbox_filing(maple)
+        harbor_answers = harbor.survey_responses.filter(submitted_at__gte=YEAR_AGO).count()
+        assert 50 < harbor_answers < maple.survey_responses.count() / 2
+        assert 20 <= practice_nps(harbor, since=YEAR_AGO).score <= 80
+        _check_feedback_dana(maple)
+        _check_feedback_sam(maple)
+        _check_feedback_priya(maple)
+        _check_feedback_lees(maple)
+        _check_feedback_leo(maple)
+        _check_reviews(maple)
+        _check_pages(client, maple)
+
+        for practice in (maple, harbor):
+            seed = AuditEvent.objects.get(practice=practice, object_type="seed")
+            assert seed.detail["survey_responses"] == practice.survey_responses.count()
+            assert seed.detail["feedback_items"] == practice.feedback_items.count()
+        # Seeding is not a patient's action: no per-response audit rows.
+        assert not AuditEvent.objects.filter(
+            object_type__in=["survey_response", "feedback_item"], action="create"
+        ).exists()
+        counts = (SurveyInvitation.objects.count(), FeedbackItem.objects.count())
+        seed_demo()
+        assert (SurveyInvitation.objects.count(), FeedbackItem.objects.count()) == counts
+
+
+def _check_survey_year(maple):
+    responses = maple.survey_responses.filter(submitted_at__gte=YEAR_AGO)
+    months = {
+        moment.astimezone(maple.zone).strftime("%Y-%m")
+        for moment in responses.values_list("submitted_at", flat=True)
+    }
+    assert len(months) >= 12
+    assert responses.order_by("submitted_at")[0].submitted_at < YEAR_AGO + dt.timedelta(days=20)
+    nps = practice_nps(maple, since=YEAR_AGO)
+    assert 20 <= nps.score <= 80
+    assert nps.promoters > nps.passives > nps.detractors > 0
+    # Slowly getting better: the last six months beat the six before.
+    half = TUESDAY - dt.timedelta(days=182)
+    earlier = nps_from_counts(responses.filter(submitted_at__lt=half))
+    assert practice_nps(maple, since=half).score > earlier.score
+
+    visits = maple.appointments.filter(
+        status=Appointment.Status.COMPLETED, starts_at__gte=YEAR_AGO, starts_at__lt=TUESDAY
+    )
+    invitations = list(
+        SurveyInvitation.objects.filter(practice=maple, survey__kind="post_visit")
+        .select_related("appointment", "response")
+        .order_by("created_at")
+    )
+    after_visits = [i for i in invitations if i.appointment is not None]
+    assert 0.2 < len(after_visits) / visits.count() < 0.4
+    answered = [i for i in after_visits if hasattr(i, "response")]
+    assert 0.5 < len(answered) / len(after_visits) < 0.7
+    last_invited = {}
+    for invitation in after_visits:
+        assert invitation.created_at == invitation.appointment.ends_at + dt.timedelta(hours=2)
+        assert invitation.expires_at == invitation.created_at + dt.timedelta(days=14)
+        assert invitation.patient_id == invitation.appointment.patient_id
+        previous = last_invited.get(invitation.patient_id)
+        assert previous is None or invitation.created_at - previous >= dt.timedelta(days=30)
+        last_invited[invitation.patient_id] = invitation.created_at
+    for invitation in answered:
+        response = invitation.response
+        assert invitation.created_at < response.submitted_at <= TUESDAY
+        assert response.submitted_at < invitation.expires_at
+        assert response.updated_at == response.submitted_at
+        assert invitation.opened_at <= response.submitted_at
+
+    # Ratings agree with the score; about four in ten write something.
+    ratings = Answer.objects.filter(response__practice=maple, question__kind=Question.Kind.RATING)
+    assert set(ratings.values_list("number", flat=True)) == {1, 2, 3, 4, 5}
+
+    def mean_rating(scores):
+        return ratings.filter(response__nps__in=scores).aggregate(m=Avg("number"))["m"]
+
+    assert mean_rating([9, 10]) > mean_rating([7, 8]) + 0.3 > mean_rating(range(7)) + 0.6
+    items = FeedbackItem.objects.filter(practice=maple, source=FeedbackItem.Source.SURVEY)
+    assert items.count() == maple.survey_responses.count()
+    assert not items.exclude(score=F("response__nps")).exists()
+    assert not items.exclude(received_at=F("response__submitted_at")).exists()
+    written = items.exclude(text="")
+    assert 0.3 < written.count() / items.count() < 0.55
+    assert len(set(written.values_list("text", flat=True))) > 100
+    labels = Counter(written.values_list("label", flat=True))
+    assert labels["positive"] > labels["negative"] > 0 and labels["neutral"] > 0
+    assert written.exclude(people=[]).count() > 20  # staff named, for their coaching view
+    # A flat or empty comment from a detractor still reads as negative.
+    assert not items.filter(score__lte=6, label=FeedbackItem.Label.NEUTRAL).exists()
+
+
+def _check_inbox_filing(maple):
+    items = maple.feedback_items.all()
+    recent = items.filter(received_at__gte=TUESDAY - dt.timedelta(days=14))
+    older = items.filter(received_at__lt=TUESDAY - dt.timedelta(days=14))
+    assert recent.count() > 10
+    assert set(recent.values_list("status", flat=True)) == {FeedbackItem.Status.NEW}
+    statuses = Counter(older.values_list("status", flat=True))
+    assert statuses[FeedbackItem.Status.HANDLED] > 0.8 * older.count()
+    assert FeedbackItem.Status.NEW not in statuses
+    handled = older.filter(status=FeedbackItem.Status.HANDLED)
+    assert not handled.filter(handled_at__lt=F("received_at")).exists()
+    assert not handled.filter(handled_at__isnull=True).exists()
+    # The only urgent items are the stories': Leo's mother, and Dana thinking of leaving.
+    urgent = items.filter(is_urgent=True).select_related("patient")
+    assert sorted(item.patient.full_name for item in urgent) == ["Dana Whitfield", "Leo Brandt"]
+
+
+def _story_items(maple, first, last, **filters):
+    patient = _patient(maple, first, last)
+    return patient, list(patient.feedback_items.filter(**filters).order_by("received_at"))
+
+
+def _check_feedback_dana(maple):
+    dana, items = _story_items(maple, "Dana", "Whitfield")
+    assert [item.score for item in items] == [9, 7, 6]
+    assert {item.response.survey.kind for item in items} == {"relationship"}
+    assert TUESDAY - dt.timedelta(days=2 * 365) < items[0].received_at
+    assert items[1].received_at - items[0].received_at > dt.timedelta(days=300)
+    assert all(item.response.invitation.appointment_id is None for item in items)
+    words = " ".join(item.text for item in items)
+    assert "equipment that feels dated" in words
+    assert "a long drive" in words
+    assert [item.label for item in items] == ["positive", "negative", "negative"]
+    assert "facility" in items[-1].touchpoints
+    assert items[-1].is_urgent  # she is wondering whether to leave: the early warning
+    facility = Answer.objects.filter(response__patient=dana, question__touchpoint="facility")
+    assert list(facility.order_by("response__submitted_at").values_list("number", flat=True)) == [
+        4, 3, 2,
+    ]  # fmt: skip
+
+
+def _check_feedback_sam(maple):
+    _, items = _story_items(maple, "Sam", "Ortega")
+    (item,) = items
+    visit = item.response.invitation.appointment
+    assert visit.kind == "Consultation"
+    assert visit.ends_at < item.received_at < TUESDAY
+    assert TUESDAY - item.received_at < dt.timedelta(days=30)
+    assert item.score == 10 and item.source == FeedbackItem.Source.SURVEY
+    assert item.label == FeedbackItem.Label.POSITIVE and not item.is_urgent
+    assert "treatment_cost" in item.touchpoints
+    assert "crown will cost" in item.text
+    assert f"Dr. {visit.provider.name.split()[-1]}" in item.text
+
+
+def _check_feedback_priya(maple):
+    _, items = _story_items(maple, "Priya", "Nair")
+    (item,) = items
+    assert item.response.invitation.appointment.kind == "Crown shade match"
+    assert item.score == 3
+    assert item.label == FeedbackItem.Label.NEGATIVE and not item.is_urgent
+    assert item.touchpoints[0] == "third_party"
+    assert item.people == ["Crestline Dental Lab"]
+    for words in ("Crestline Dental Lab", "no greeting", "seat", "phone calls", "his desk"):
+        assert words in item.text
+    assert item.status == FeedbackItem.Status.NEW
+
+
+def _check_feedback_lees(maple):
+    grace, items = _story_items(maple, "Grace", "Lee")
+    note, march, follow_up = items
+    assert note.source == FeedbackItem.Source.STAFF and note.source_detail == "at the desk"
+    assert note.received_at.astimezone(maple.zone).month == 3
+    assert "40 minutes late" in note.text and "nobody explained" in note.text
+    assert note.label == FeedbackItem.Label.NEGATIVE and not note.is_urgent
+    assert "waiting" in note.touchpoints
+    assert march.response.invitation.appointment.starts_at.month == 3
+    assert (march.score, march.label) == (6, FeedbackItem.Label.NEGATIVE)
+    assert "waiting" in march.touchpoints  # rated 1 of 5
+    assert follow_up.score == 10 and follow_up.label == FeedbackItem.Label.POSITIVE
+    assert follow_up.received_at - march.received_at > dt.timedelta(days=30)
+    assert grace.appointments.filter(status="scheduled").exists()  # September's return visit
+
+
+def _check_feedback_leo(maple):
+    leo, items = _story_items(maple, "Leo", "Brandt")
+    (item,) = items
+    assert item.source == FeedbackItem.Source.WEB
+    assert item.author_name == "Anna Brandt" and item.contact == leo.guardian.email
+    assert item.is_urgent and item.label == FeedbackItem.Label.NEGATIVE
+    assert item.sentiment < -0.5
+    assert item.touchpoints[0] == "hygiene"
+    assert item.status == FeedbackItem.Status.NEW
+    for words in ("scolded", "squirming and gagging", "other families", "sugary drinks", "water"):
+        assert words in item.text
+    visit = leo.appointments.filter(kind="Cleaning", status="completed").latest("starts_at")
+    assert item.people == [visit.provider.name]  # for the hygienist's coaching view
+    sent = item.received_at.astimezone(maple.zone)
+    assert sent.date() == visit.starts_at.astimezone(maple.zone).date()
+    assert sent.hour >= 18  # that evening
+    assert not _patient(maple, "Anna", "Brandt").feedback_items.exists()
+
+
+def _check_reviews(maple):
+    reviews = maple.feedback_items.filter(source=FeedbackItem.Source.REVIEW)
+    assert reviews.count() == 2
+    assert set(reviews.values_list("source_detail", flat=True)) == {"Google"}
+    assert not reviews.filter(patient__isnull=False).exists()
+    assert sorted(reviews.values_list("label", "score")) == [("negative", 2), ("positive", 5)]
+    assert all(review.external_id.startswith("google:") for review in reviews)
+
+
+def _check_pages(client, maple):
+    client.force_login(get_user_model().objects.get(username="manager"))
+    page = client.get("/feedback/dashboard/")
+    assert page.status_code == 200
+    nps = page.context["nps"]
+    assert nps.answers > 500 and 20 <= nps.score <= 80
+    assert f'<p class="big-figure">{nps.score:.0f}' in page.content.decode()
+    chart = json.loads(
+        re.search(
+            r'<script id="nps-chart-data" type="application/json">(.*?)</script>',
+            page.content.decode(),
+        ).group(1)
+    )
+    assert len(chart["labels"]) >= 12
+    assert all(value is not None for value in chart["nps"])
+    assert sum(chart["answers"]) == nps.answers
+    # The seven touchpoints of the post-visit survey, rated hundreds of times.
+    assert sum(answers > 100 for _, _, answers in page.context["touchpoints"]) == 7
+    assert page.context["detractors"]
+
+    inbox = client.get("/feedback/", {"urgent": "1", "status": "new"})
+    assert inbox.status_code == 200
+    (item,) = inbox.context["page"].object_list
+    assert item.patient.full_name == "Leo Brandt"
+    assert "Leo Brandt" in inbox.content.decode()
