@@ -91,7 +91,7 @@ def invitation_from_token(
             "This link is not valid. Please use the link from your message."
         ) from None
     invitation = (
-        SurveyInvitation.objects.select_related("survey", "practice", "patient")
+        SurveyInvitation.objects.select_related("survey", "practice")
         .filter(public_id=public_id)
         .first()
     )
