@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from django.utils import timezone
@@ -24,10 +25,10 @@ from django.utils import timezone
 from core.models import Practice
 from feedback.models import FeedbackItem
 from feedback.services import MAX_TEXT, FeedbackError, feedback_item_create
-from patients.imports.common import ImportFailed, ImportResult, Progress
+from patients.imports.common import ImportResult, Progress
 from patients.imports.csv.fields import ISO_DATE, ISO_MOMENT, Invalid, Row, moment_parser
 from patients.imports.csv.reading import Columns, CsvSource, cells_problem, show
-from patients.imports.csv.writing import atomic_import, problem_list, report_progress
+from patients.imports.csv.writing import import_in_one_pass, report_progress
 from patients.models import fold_for_search
 
 REVIEW_COLUMNS = Columns(
@@ -60,17 +61,13 @@ def import_reviews_csv(
     Reviews already imported (same source and review_id, or the same source, date, author
     and text when there is no review_id) are counted as unchanged and left as they are.
     """
-    with CsvSource.open(path, REVIEW_COLUMNS) as source:
-        context = _Context.load(practice)
-        result = ImportResult()
-        with atomic_import(source):
-            reasons, good = _import_rows(
-                source, context, result, skip_invalid=skip_invalid, progress=progress
-            )
-            result.rejected = problem_list(source, reasons)
-            if reasons and (not skip_invalid or good == 0):
-                raise ImportFailed(result.rejected)  # inside the transaction: rolls it back
-    return result
+    return import_in_one_pass(
+        path,
+        REVIEW_COLUMNS,
+        load_context=partial(_Context.load, practice),
+        import_rows=partial(_import_rows, skip_invalid=skip_invalid, progress=progress),
+        skip_invalid=skip_invalid,
+    )
 
 
 @dataclass(slots=True)

@@ -10,11 +10,12 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from core.models import Practice, StaffMember
-from patients.imports.common import ImportFailed, ImportResult, Progress
+from patients.imports.common import ImportResult, Progress
 from patients.imports.csv.fast_insert import NewRows
 from patients.imports.csv.fields import (
     Row,
@@ -28,10 +29,9 @@ from patients.imports.csv.reading import Columns, CsvSource, cells_problem, show
 from patients.imports.csv.writing import (
     BATCH_SIZE,
     apply_changes,
-    atomic_import,
     count_rows,
+    import_in_one_pass,
     matched,
-    problem_list,
     report_progress,
 )
 from patients.models import Appointment, Patient, fold_for_search
@@ -63,17 +63,13 @@ def import_appointments_csv(
 
     Patients must be imported first: a row is matched to its patient by patient_external_id.
     """
-    with CsvSource.open(path, APPOINTMENT_COLUMNS) as source:
-        context = _AppointmentContext.load(practice)
-        result = ImportResult()
-        with atomic_import(source):
-            reasons, good = _import_appointment_rows(
-                source, context, result, skip_invalid=skip_invalid, progress=progress
-            )
-            result.rejected = problem_list(source, reasons)
-            if reasons and (not skip_invalid or good == 0):
-                raise ImportFailed(result.rejected)  # inside the transaction: rolls it back
-    return result
+    return import_in_one_pass(
+        path,
+        APPOINTMENT_COLUMNS,
+        load_context=partial(_AppointmentContext.load, practice),
+        import_rows=partial(_import_appointment_rows, skip_invalid=skip_invalid, progress=progress),
+        skip_invalid=skip_invalid,
+    )
 
 
 @dataclass(slots=True)

@@ -3,15 +3,16 @@ lists, result counts and finding the practice's rows by external id."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from django.db import DataError, IntegrityError, models, transaction
 
 from core.models import Practice
-from patients.imports.common import ImportProblem, ImportResult, Progress
-from patients.imports.csv.reading import CsvSource, failed
+from patients.imports.common import ImportFailed, ImportProblem, ImportResult, Progress
+from patients.imports.csv.reading import Columns, CsvSource, failed
 
 BATCH_SIZE = 1000
 
@@ -30,6 +31,34 @@ def atomic_import(source: CsvSource) -> Iterator[None]:
             f"nothing was stored: the database refused a row ({exc}); "
             "if another import ran at the same time, run this one again",
         ) from exc
+
+
+# (source, context, result) -> (reasons by line, number of good rows)
+RowImporter = Callable[[CsvSource, Any, ImportResult], tuple[dict[int, list[str]], int]]
+
+
+def import_in_one_pass(
+    path: str | Path,
+    columns: Columns,
+    *,
+    load_context: Callable[[], Any],
+    import_rows: RowImporter,
+    skip_invalid: bool,
+) -> ImportResult:
+    """Check and store a file in one pass and one transaction.
+
+    Any bad row stores nothing, unless ``skip_invalid``: then the good rows are kept and
+    the bad ones listed in ``result.rejected``.
+    """
+    with CsvSource.open(path, columns) as source:
+        context = load_context()
+        result = ImportResult()
+        with atomic_import(source):
+            reasons, good = import_rows(source, context, result)
+            result.rejected = problem_list(source, reasons)
+            if reasons and (not skip_invalid or good == 0):
+                raise ImportFailed(result.rejected)  # inside the transaction: rolls it back
+    return result
 
 
 def report_progress(progress: Progress | None, done: int, total: int | None = None) -> None:
