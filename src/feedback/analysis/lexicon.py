@@ -16,25 +16,10 @@ from typing import Any
 from feedback.analysis import text
 from feedback.analysis.patterns import LexiconError, Matcher
 from feedback.analysis.sentiment import VADER_LEXICON, Scorer
+from feedback.touchpoints import TOUCHPOINTS as TOUCHPOINT_LABELS
 
 # The stable touchpoint slugs of DESIGN.md, in the experience cycle's order.
-TOUCHPOINTS = (
-    "phone_booking",
-    "reminders",
-    "arrival_reception",
-    "waiting",
-    "hygiene",
-    "dentist_care",
-    "comfort_pain",
-    "treatment_cost",
-    "third_party",
-    "billing_insurance",
-    "checkout",
-    "follow_up",
-    "records",
-    "facility",
-    "digital",
-)
+TOUCHPOINTS = tuple(TOUCHPOINT_LABELS)
 
 _FILES = ("sentiment.json", "touchpoints.json", "urgency.json", "people.json")
 
