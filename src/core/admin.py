@@ -1,7 +1,8 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 
 from core.admin_scoping import PracticeScopedAdmin
-from core.models import AuditEvent, ClosedDay, OpeningPeriod, Practice, StaffMember
+from core.models import AuditEvent, ClosedDay, Membership, OpeningPeriod, Practice, StaffMember
 
 
 class OpeningPeriodInline(admin.TabularInline):
@@ -18,8 +19,21 @@ class ClosedDayInline(admin.TabularInline):
 class PracticeAdmin(PracticeScopedAdmin):
     practice_path = "pk"
     list_display = ("name", "organisation", "timezone", "region")
-    fields = ("name", "timezone", "region", "phone")
+    fields = ("name", "timezone", "region", "phone", "owner_dentist")
     inlines = [OpeningPeriodInline, ClosedDayInline]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner_dentist":
+            # Only dentists of the practices this person manages, never everyone's users.
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(
+                    memberships__practice__in=self._managed(request),
+                    memberships__role=Membership.Role.CLINICIAN,
+                )
+                .distinct()
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         return admin.ModelAdmin.get_queryset(self, request).filter(pk__in=self._managed(request))

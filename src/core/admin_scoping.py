@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db import transaction
 from django.http import Http404
 
-from core.models import Practice
+from core.models import Organisation, Practice
 from core.selectors import managed_practices_for_user
 from core.services import audit_record
 
@@ -99,3 +99,42 @@ class PracticeScopedAdmin(admin.ModelAdmin):
             request=request,
             detail={"via": "admin", **detail},
         )
+
+
+def managed_organisations(request):
+    return Organisation.objects.filter(
+        practices__in=managed_practices_for_user(request.user)
+    ).distinct()
+
+
+class OrganisationScopedAdmin(admin.ModelAdmin):
+    """A ModelAdmin for an organisation's settings (surveys, policies, catalogues).
+
+    Managers of any of the organisation's practices edit them; nobody sees another
+    organisation's rows, and a missing or foreign row is a 404.
+    """
+
+    organisation_path = "organisation"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.filter(**{f"{self.organisation_path}__in": managed_organisations(request)})
+
+    def has_module_permission(self, request):
+        return request.user.is_active and managed_practices_for_user(request.user).exists()
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    has_change_permission = has_add_permission = has_delete_permission = has_view_permission
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Organisation:
+            kwargs["queryset"] = managed_organisations(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object")
+        return obj

@@ -1,12 +1,14 @@
-from core.selectors import can_manage, practices_for_user
+from core.selectors import CASE_ROLES, MANAGING_ROLES, practices_for_user, roles_at
 
 
 def current_practice(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     practice = request.practice
+    roles = roles_at(request.user, practice) if practice else set()
     return {
         "practice": practice if practice else None,
         "my_practices": practices_for_user(request.user).order_by("organisation__name", "name"),
-        "is_manager": bool(practice) and can_manage(request.user, practice),
+        "is_manager": bool(roles & MANAGING_ROLES),
+        "works_cases": bool(roles & CASE_ROLES),
     }

@@ -51,6 +51,14 @@ class Practice(models.Model):
     )
     region = models.CharField(max_length=8, choices=Region.choices, default=Region.US)
     phone = models.CharField(max_length=20, blank=True)
+    # The dentist who owns the practice: cases of its most valuable patients go to them.
+    owner_dentist = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

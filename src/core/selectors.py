@@ -9,6 +9,9 @@ from django.http import Http404
 from core.models import Membership, Practice
 
 MANAGING_ROLES = frozenset({Membership.Role.MANAGER, Membership.Role.GROUP_ADMIN})
+# Front desk staff log complaints and see next-visit alerts; the complaint itself (the
+# patient's account, the plan, the gestures) is for those who work recovery cases.
+CASE_ROLES = frozenset({Membership.Role.CLINICIAN, *MANAGING_ROLES})
 
 
 def practices_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Practice]:
@@ -45,11 +48,19 @@ def can_manage(user: AbstractBaseUser, practice: Practice) -> bool:
     return bool(roles_at(user, practice) & MANAGING_ROLES)
 
 
-def managed_practices_for_user(user: AbstractBaseUser) -> QuerySet[Practice]:
-    """Practices where the person is a manager or group admin."""
+def practices_where_role(user: AbstractBaseUser, roles) -> QuerySet[Practice]:
+    """Practices where the person holds one of ``roles`` (group admin: the whole organisation)."""
     if not user.is_authenticated or not user.is_active:
         return Practice.objects.none()
     memberships = Membership.objects.filter(user=user)
-    org_wide = memberships.filter(role=Membership.Role.GROUP_ADMIN).values("organisation_id")
-    managed = memberships.filter(role=Membership.Role.MANAGER).values("practice_id")
-    return Practice.objects.filter(Q(id__in=managed) | Q(organisation_id__in=org_wide))
+    direct = memberships.filter(role__in=list(roles), practice__isnull=False).values("practice_id")
+    where = Q(id__in=direct)
+    if Membership.Role.GROUP_ADMIN in roles:
+        org_wide = memberships.filter(role=Membership.Role.GROUP_ADMIN).values("organisation_id")
+        where |= Q(organisation_id__in=org_wide)
+    return Practice.objects.filter(where)
+
+
+def managed_practices_for_user(user: AbstractBaseUser) -> QuerySet[Practice]:
+    """Practices where the person is a manager or group admin."""
+    return practices_where_role(user, MANAGING_ROLES)

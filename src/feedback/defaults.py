@@ -63,4 +63,13 @@ DEFAULT_SURVEYS: dict[str, dict] = {
             {"kind": "text", "text": "Anything you would like to tell us?"},
         ],
     },
+    "follow_up": {
+        "title": "Did we put it right?",
+        "intro": "You told us something went wrong. Two questions: did we put it right?",
+        "thanks": "Thank you for giving us the chance to put it right.",
+        "questions": [
+            {"kind": "nps", "text": NPS, "is_required": True},
+            {"kind": "text", "text": "Is there anything still not right?"},
+        ],
+    },
 }

@@ -43,6 +43,7 @@ class Survey(models.Model):
         POST_VISIT = "post_visit", "After a visit"
         RELATIONSHIP = "relationship", "Annual relationship check-in"
         EXIT = "exit", "Exit survey"
+        FOLLOW_UP = "follow_up", "Follow-up after a complaint"
         CUSTOM = "custom", "Custom"
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="surveys")

@@ -106,6 +106,7 @@ def inbox(*, user, practice: Practice, filters: dict[str, str]) -> QuerySet[Feed
         FeedbackItem.objects.for_user(user)
         .filter(practice=practice)
         .select_related("patient")
+        .prefetch_related("recovery_cases")
         .order_by("-received_at", "-id")
     )
     if filters.get("label") in FeedbackItem.Label.values:

@@ -120,7 +120,12 @@ def was_invited_recently(patient: Patient, policy: FeedbackPolicy, now: dt.datet
 
 @transaction.atomic
 def invitation_create(
-    *, patient: Patient, survey: Survey, appointment: Appointment | None = None, now=None
+    *,
+    patient: Patient,
+    survey: Survey,
+    appointment: Appointment | None = None,
+    now=None,
+    message_kind: str = "survey_invitation",
 ) -> SurveyInvitation:
     """Create the invitation and queue its message in the same transaction."""
     now = now or timezone.now()
@@ -133,16 +138,16 @@ def invitation_create(
         created_at=now,
         expires_at=now + dt.timedelta(days=policy.link_valid_days),
     )
-    _queue_invitation_message(invitation)
+    _queue_invitation_message(invitation, kind=message_kind)
     return invitation
 
 
-def _queue_invitation_message(invitation: SurveyInvitation) -> None:
+def _queue_invitation_message(invitation: SurveyInvitation, *, kind: str) -> None:
     from messaging.services import message_enqueue_for_patient
 
     message_enqueue_for_patient(
         patient=invitation.patient,
-        kind="survey_invitation",
+        kind=kind,
         context={
             "link": absolute_url(invitation_path(invitation)),
             "unsubscribe_link": absolute_url(
@@ -286,18 +291,24 @@ def _response_feedback_item(response, questions, cleaned, now) -> None:
         cleaned[q.pk][1] for q in questions if q.kind == Question.Kind.TEXT and cleaned[q.pk][1]
     ]
     low = [q.touchpoint for q in questions if q.kind == "rating" and (cleaned[q.pk][0] or 5) <= 2]
-    response.items.all().delete()
-    item = FeedbackItem(
+    # Updated in place when the patient edits their answers: a case may already link to it.
+    item = response.items.first() or FeedbackItem(
         practice_id=response.practice_id,
         patient_id=response.patient_id,
         response=response,
         source=FeedbackItem.Source.SURVEY,
-        text="\n\n".join(texts),
-        score=response.nps,
-        received_at=now,
     )
+    item.text, item.score, item.received_at = "\n\n".join(texts), response.nps, now
     _analyse_into(item, extra_touchpoints=[t for t in low if t])
     item.save()
+    _open_case_if_needed(item)
+
+
+def _open_case_if_needed(item: FeedbackItem) -> None:
+    """Negative, urgent or detractor feedback opens (or joins) a recovery case."""
+    from recovery.services import case_open_from_feedback
+
+    case_open_from_feedback(item=item)
 
 
 # --- Feedback items -------------------------------------------------------------------
@@ -377,6 +388,7 @@ def feedback_item_create(
         request=request,
         actor_label="" if user else f"{source} channel",
     )
+    _open_case_if_needed(item)
     return item
 
 

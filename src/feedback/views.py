@@ -250,8 +250,23 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "invited": invited,
         "touchpoints": selectors.touchpoint_satisfaction(practice, since=since),
         "detractors": detractors,
+        **_recovery_context(practice, since),
     }
     return render(request, "feedback/dashboard.html", context)
+
+
+def _recovery_context(practice: Practice, since: dt.datetime) -> dict:
+    from recovery.metrics import recovery_metrics
+
+    metrics = recovery_metrics(practice, since=since)
+    return {
+        "recovery": metrics,
+        "recovery_chart": {
+            "labels": [month.strftime("%b %Y") for month, _, _ in metrics.monthly],
+            "opened": [opened for _, opened, _ in metrics.monthly],
+            "recovered": [recovered for _, _, recovered in metrics.monthly],
+        },
+    }
 
 
 @login_required

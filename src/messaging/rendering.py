@@ -64,6 +64,7 @@ VARIABLES = {
     "visit_date": "date of the visit the message is about",
     "provider_name": "dentist or hygienist seen",
     "survey_title": "title of the survey the link opens",
+    "staff_name": "name of the team member writing",
 }
 _VALUE_TYPES = (str, bool, int, dt.date)
 MAX_SUBJECT_CHARS = 200
@@ -124,6 +125,62 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "{% if unsubscribe_link %} Opt out: {{ unsubscribe_link }}{% endif %}",
     ),
 }
+
+
+DEFAULT_TEMPLATES.update(
+    {
+        ("case_acknowledgement", Channel.EMAIL): (
+            "Thank you for telling us, {{ recipient_first_name }}",
+            "Dear {{ recipient_first_name }},\n\n"
+            "Thank you for telling us what happened"
+            "{% if is_for_dependant %} at {{ patient_first_name }}'s visit{% endif %}. "
+            "I am sorry; it is not the experience we want anyone to have at "
+            "{{ practice_name }}.\n\n"
+            "I am looking into it personally and would like to hear the whole story from you. "
+            "I will call you shortly; if another time suits you better, call me"
+            "{% if practice_phone %} on {{ practice_phone }}{% endif %} or reply to this "
+            "email.\n\n"
+            "{{ staff_name }}\n{{ practice_name }}\n",
+        ),
+        ("case_acknowledgement", Channel.SMS): (
+            "",
+            "{{ practice_name }}: thank you for telling us, {{ recipient_first_name }}. "
+            "I am sorry and I am looking into it; I will call you shortly. {{ staff_name }}",
+        ),
+        ("case_follow_up_survey", Channel.EMAIL): (
+            "Did we put it right, {{ recipient_first_name }}?",
+            "Hello {{ recipient_first_name }},\n\n"
+            "A little while ago you told us something had gone wrong, and we agreed how to "
+            "put it right. Would you tell us, in two questions, whether we did?\n\n"
+            "{{ link }}\n\n"
+            "{{ practice_name }}{% if practice_phone %} · {{ practice_phone }}{% endif %}\n"
+            "{% if unsubscribe_link %}\nTo stop receiving these emails: {{ unsubscribe_link }}\n"
+            "{% endif %}",
+        ),
+        ("case_follow_up_survey", Channel.SMS): (
+            "",
+            "{{ practice_name }}: did we put it right, {{ recipient_first_name }}? "
+            "Two questions: {{ link }}"
+            "{% if unsubscribe_link %} Opt out: {{ unsubscribe_link }}{% endif %}",
+        ),
+        ("case_apology", Channel.EMAIL): (
+            "Our apology, and what we are doing about it",
+            "Dear {{ recipient_first_name }},\n\n"
+            "Thank you for taking the time to tell us what happened, and for your patience "
+            "while we looked into it. You were right to tell us, and I am sorry.\n\n"
+            "Here is what we agreed, and what we have done:\n\n"
+            "[write the plan in your own words]\n\n"
+            "We will check in with you in a week to make sure it has been put right.\n\n"
+            "With my apologies,\n{{ staff_name }}\n{{ practice_name }}"
+            "{% if practice_phone %} · {{ practice_phone }}{% endif %}\n",
+        ),
+        ("case_apology", Channel.SMS): (
+            "",
+            "{{ practice_name }}: {{ recipient_first_name }}, I am sorry for what happened. "
+            "[what we agreed and did]. {{ staff_name }}",
+        ),
+    }
+)
 
 
 def _compile(source: str, *, field: str) -> Template:

@@ -7,12 +7,14 @@ when that transaction commits, so a rolled-back change sends nothing.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.html import linebreaks, urlize
 
 from core.models import Practice
 from core.phones import display_phone
@@ -20,7 +22,7 @@ from core.services import audit_record
 from messaging.delivery import DeliveryReport, deliver_batch, deliver_due, deliver_pending
 from messaging.errors import MessagingError
 from messaging.models import Channel, ContactPreference, MessageTemplate, OutboundMessage
-from messaging.rendering import render_message, validate_template_fields
+from messaging.rendering import MAX_BODY_CHARS, render_message, validate_template_fields
 from messaging.selectors import is_opted_out, message_template_for
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "deliver_due",
     "deliver_pending",
     "message_enqueue",
+    "message_draft",
     "message_enqueue_for_patient",
+    "message_send_written",
     "message_template_save",
     "opt_out",
 ]
@@ -169,21 +173,25 @@ def _choose_channel(person) -> str | None:
     return None
 
 
-@transaction.atomic
-def message_enqueue_for_patient(
-    *, patient, kind: str, context: dict | None = None, idempotency_key: str, user=None
-) -> OutboundMessage | None:
-    """Word and queue a message about a patient, to whoever receives their messages.
+@dataclass(frozen=True)
+class MessageDraft:
+    """A message about a patient, worded and addressed, not yet queued."""
 
-    A minor's messages go to the guardian. Returns ``None`` (and writes nothing) when the
-    recipient has no address or opted out of the chosen channel.
+    channel: str
+    to_address: str
+    subject: str
+    body: str
+    html_body: str
+    unsubscribe_url: str
+
+
+def message_draft(*, patient, kind: str, context: dict | None = None) -> MessageDraft | None:
+    """Word a message about a patient for whoever receives their messages.
+
+    A minor's messages go to the guardian. ``None`` when the recipient has no address or
+    opted out of the chosen channel.
     """
     practice = patient.practice
-    existing = OutboundMessage.objects.filter(
-        practice=practice, idempotency_key=idempotency_key
-    ).first()
-    if existing is not None:
-        return existing
     recipient = patient.contact_person
     channel = _choose_channel(recipient)
     if channel is None:
@@ -200,15 +208,77 @@ def message_enqueue_for_patient(
     }
     subject, body = message_template_for(practice=practice, kind=kind, channel=channel)
     rendered = render_message(subject=subject, body=body, channel=channel, context=values)
-    return message_enqueue(
-        practice=practice,
-        patient=patient,
+    return MessageDraft(
         channel=channel,
         to_address=recipient.email if channel == Channel.EMAIL else recipient.phone,
         subject=rendered.subject,
         body=rendered.body,
         html_body=rendered.html_body,
         unsubscribe_url=str(values.get("unsubscribe_link") or ""),
+    )
+
+
+@transaction.atomic
+def message_enqueue_for_patient(
+    *, patient, kind: str, context: dict | None = None, idempotency_key: str, user=None
+) -> OutboundMessage | None:
+    """Word and queue a message about a patient, to whoever receives their messages.
+
+    Returns ``None`` (and writes nothing) when ``message_draft`` finds no way to reach them.
+    """
+    existing = OutboundMessage.objects.filter(
+        practice=patient.practice, idempotency_key=idempotency_key
+    ).first()
+    if existing is not None:
+        return existing
+    draft = message_draft(patient=patient, kind=kind, context=context)
+    if draft is None:
+        return None
+    return message_enqueue(
+        practice=patient.practice,
+        patient=patient,
+        channel=draft.channel,
+        to_address=draft.to_address,
+        subject=draft.subject,
+        body=draft.body,
+        html_body=draft.html_body,
+        unsubscribe_url=draft.unsubscribe_url,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        user=user,
+    )
+
+
+@transaction.atomic
+def message_send_written(
+    *, patient, kind: str, subject: str, body: str, idempotency_key: str, user
+) -> OutboundMessage:
+    """Queue a message a team member wrote (or edited from a draft) to the patient.
+
+    The channel and address are the ones ``message_draft`` would use; the text is taken as
+    written, as plain text, and escaped for the HTML alternative.
+    """
+    draft = message_draft(patient=patient, kind=kind)
+    if draft is None:
+        raise MessagingError(
+            "We have no email or mobile number for them, or they asked not to be contacted "
+            "this way. Call them or write a letter instead."
+        )
+    body = body.strip()
+    if len(body) > MAX_BODY_CHARS:
+        raise MessagingError(f"body: at most {MAX_BODY_CHARS} characters")
+    if draft.channel == Channel.SMS:
+        body = " ".join(body.split())
+    # Escaped by urlize (autoescape=True); linebreaks only adds paragraphs.
+    html_body = linebreaks(urlize(body, autoescape=True)) if draft.channel == Channel.EMAIL else ""
+    return message_enqueue(
+        practice=patient.practice,
+        patient=patient,
+        channel=draft.channel,
+        to_address=draft.to_address,
+        subject=" ".join(subject.split()) if draft.channel == Channel.EMAIL else "",
+        body=body + "\n" if draft.channel == Channel.EMAIL else body,
+        html_body=html_body,
         kind=kind,
         idempotency_key=idempotency_key,
         user=user,

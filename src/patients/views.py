@@ -15,6 +15,7 @@ from messaging.selectors import messages_for_patient
 from patients import selectors
 from patients.forms import ProfileForm
 from patients.services import PatientError, patient_profile_update
+from recovery.selectors import can_work_cases, patient_cases, pending_alerts
 
 PAGE_SIZE = 50
 
@@ -52,8 +53,11 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             practice=patient.practice,
             request=request,
         )
+    works_cases = can_work_cases(request.user, patient.practice)
     context = {
         "patient": patient,
+        "alerts": pending_alerts(user=request.user, patients=[patient]).get(patient.pk, []),
+        "cases": patient_cases(user=request.user, patient=patient) if works_cases else None,
         "appointments": selectors.patient_appointments(patient)[:100],
         "household": selectors.patient_household_members(patient),
         "referrals": patient.referrals.order_by("first_name")[:20],
@@ -111,6 +115,7 @@ def day_sheet(request: HttpRequest) -> HttpResponse:
             detail={"patient_ids": patient_ids},
         )
     context = {
+        "alerts": pending_alerts(user=request.user, patients=patient_ids),
         "sheet": sheet,
         "day": day,
         "today": today,

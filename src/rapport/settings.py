@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "patients",
     "messaging",
     "feedback",
+    "recovery",
 ]
 
 MIDDLEWARE = [

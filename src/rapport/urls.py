@@ -13,6 +13,7 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("", include("feedback.urls")),
     path("messages/", include("messaging.urls")),
+    path("recovery/", include("recovery.urls")),
     path("admin/", admin.site.urls),
 ]
 

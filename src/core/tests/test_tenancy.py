@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from conftest import OTHER_CANARY
 from core.admin_scoping import PracticeScopedAdmin
 from core.models import AuditEvent
+from core.tests.factories import member
 from patients.tests.factories import AppointmentFactory
 
 PUBLIC = {
@@ -41,6 +42,24 @@ FEEDBACK_ITEM_ROUTES = {"feedback:item-status"}
 # Named URLs that act on one object: the fixture that owns the object.
 PATIENT_ROUTES = {"patients:patient-detail", "patients:patient-profile-edit"}
 POST_ONLY = {"core:practice-switch"}
+# No object; dentists, hygienists, managers and group admins work recovery cases.
+CASE_WORKER_ONLY = {"recovery:case-inbox", "recovery:case-new"}
+# Named URLs that act on one recovery case, with any extra arguments after its id.
+CASE_ROUTES = {
+    "recovery:case-detail": [],
+    "recovery:step-complete": ["acknowledge"],
+    "recovery:case-pause": [],
+    "recovery:case-resume": [],
+    "recovery:case-owner": [],
+    "recovery:case-severity": [],
+    "recovery:case-close": [],
+    "recovery:gesture-propose": [],
+    "recovery:alert-leave": [],
+    "recovery:follow-up-survey": [],
+    "recovery:message-compose": ["case_acknowledgement"],
+}
+GESTURE_ROUTES = {"recovery:gesture-decide"}
+ALERT_ROUTES = {"recovery:alert-done"}
 ROLES = ["front_desk", "clinician", "manager", "director"]
 
 
@@ -65,7 +84,18 @@ def _admin_object_routes():
 
 
 def test_every_route_is_declared():
-    declared = PUBLIC | NO_OBJECT | PATIENT_ROUTES | POST_ONLY | FEEDBACK_ITEM_ROUTES | MANAGER_ONLY
+    declared = (
+        PUBLIC
+        | NO_OBJECT
+        | PATIENT_ROUTES
+        | POST_ONLY
+        | FEEDBACK_ITEM_ROUTES
+        | MANAGER_ONLY
+        | CASE_WORKER_ONLY
+        | set(CASE_ROUTES)
+        | GESTURE_ROUTES
+        | ALERT_ROUTES
+    )
     admin_names = {name for name, _ in _admin_object_routes()}
     undeclared = {
         name
@@ -105,7 +135,26 @@ def _objects_of(practice_fixture, request):
         text=f"{OTHER_CANARY} feedback",
         received_at=timezone.now(),
     )
+    from recovery.actions import alert_leave, gesture_propose
+    from recovery.models import Gesture, GestureKind, NextVisitAlert, RecoveryCase
+    from recovery.services import case_open
+
+    case = case_open(
+        practice=practice,
+        patient=appointment.patient,
+        summary=f"{OTHER_CANARY} complaint",
+        touchpoints=["waiting"],
+        feedback_items=[item],
+    )
+    staff = member(practice, "manager")
+    expensive = GestureKind.objects.filter(organisation=practice.organisation).last()
+    gesture = gesture_propose(case=case, kind=expensive, user=staff, cost="9000")
+    Gesture.objects.filter(pk=gesture.pk).update(status="pending")
+    alert = alert_leave(case=case, text=f"{OTHER_CANARY} alert", user=staff)
     return {
+        RecoveryCase: case,
+        Gesture: gesture,
+        NextVisitAlert: alert,
         FeedbackItem: item,
         FeedbackPolicy: FeedbackPolicy.objects.create(practice=practice),
         MessageTemplate: MessageTemplate.objects.create(
@@ -142,6 +191,7 @@ def test_no_role_reaches_another_practices_objects(client, request, role, foreig
         assert OTHER_CANARY not in response.content.decode()
     item.refresh_from_db()
     assert item.status == "new"
+    _assert_recovery_routes_refuse(client, objects)
     for name, model in _admin_object_routes():
         response = client.get(reverse(name, args=[objects[model].pk]))
         assert response.status_code in (302, 403, 404), name
@@ -150,6 +200,59 @@ def test_no_role_reaches_another_practices_objects(client, request, role, foreig
             assert response.status_code == 404, name
     # Nothing was viewed, so nothing about the other practice's patients was audited.
     assert not AuditEvent.objects.filter(pk__gt=before, patient_id=patient.pk).exists()
+
+
+def _assert_recovery_routes_refuse(client, objects):
+    """Every case, gesture and alert route answers 404 and changes nothing."""
+    by_name = {model.__name__: obj for model, obj in objects.items()}
+    case, gesture, alert = by_name["RecoveryCase"], by_name["Gesture"], by_name["NextVisitAlert"]
+    hostile = {
+        "method": "call",
+        "notes": "x",
+        "waiting_on": "patient",
+        "severity": "urgent",
+        "outcome": "unreachable",
+        "text": "x",
+        "decision": "approve",
+        "kind": "1",
+        "subject": "x",
+        "body": "x",
+    }
+    routes = [(name, [case.pk, *extra]) for name, extra in CASE_ROUTES.items()]
+    routes += [(name, [gesture.pk]) for name in GESTURE_ROUTES]
+    routes += [(name, [alert.pk]) for name in ALERT_ROUTES]
+    for name, args in routes:
+        for method in (client.get, client.post):
+            response = method(reverse(name, args=args), hostile)
+            assert response.status_code in (404, 405), (name, method)
+            assert OTHER_CANARY not in response.content.decode(), name
+    case.refresh_from_db()
+    gesture.refresh_from_db()
+    alert.refresh_from_db()
+    assert (case.status, case.severity, case.steps.filter(completed_at__isnull=False).count()) == (
+        "open",
+        "normal",
+        0,
+    )
+    assert gesture.status == "pending" and alert.done_at is None
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("front_desk", False), ("clinician", True), ("manager", True), ("director", True)],
+)
+def test_case_pages_are_for_case_workers(client, request, role, allowed, practice, patient):
+    from recovery.services import case_open
+
+    case = case_open(practice=practice, patient=patient, summary="Waited 40 minutes")
+    client.force_login(request.getfixturevalue(role))
+    client.post(reverse("core:practice-switch"), {"practice": practice.pk})
+    for name in CASE_WORKER_ONLY:
+        response = client.get(reverse(name))
+        assert response.status_code == (200 if allowed else 403), name
+    detail = client.get(reverse("recovery:case-detail", args=[case.pk]))
+    assert detail.status_code == (200 if allowed else 404)
+    assert ("Waited 40 minutes" in detail.content.decode()) is allowed
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -208,9 +311,13 @@ def test_outsider_with_no_membership_sees_nothing(client, django_user_model, pat
     assert "Whitfield" not in page
 
 
-@pytest.mark.parametrize("name", sorted(NO_OBJECT | PATIENT_ROUTES))
+@pytest.mark.parametrize(
+    "name", sorted(NO_OBJECT | PATIENT_ROUTES | CASE_WORKER_ONLY | set(CASE_ROUTES))
+)
 def test_anonymous_is_sent_to_login(client, name, patient):
     args = [patient.pk] if name in PATIENT_ROUTES else []
+    if name in CASE_ROUTES:
+        args = [1, *CASE_ROUTES[name]]
     response = client.get(reverse(name, args=args))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))

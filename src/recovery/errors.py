@@ -1,0 +1,2 @@
+class RecoveryError(Exception):
+    """A problem with a recovery case that can be shown to the person."""
