@@ -301,14 +301,14 @@ def _response_feedback_item(response, questions, cleaned, now) -> None:
     item.text, item.score, item.received_at = "\n\n".join(texts), response.nps, now
     _analyse_into(item, extra_touchpoints=[t for t in low if t])
     item.save()
-    _open_case_if_needed(item)
+    _open_case_if_needed(item, now=now)
 
 
-def _open_case_if_needed(item: FeedbackItem) -> None:
+def _open_case_if_needed(item: FeedbackItem, *, now: dt.datetime | None = None) -> None:
     """Negative, urgent or detractor feedback opens (or joins) a recovery case."""
     from recovery.services import case_open_from_feedback
 
-    case_open_from_feedback(item=item)
+    case_open_from_feedback(item=item, now=now)
 
 
 # --- Feedback items -------------------------------------------------------------------

@@ -223,6 +223,7 @@ def case_message_send(
 ):
     """Send the owner's edited wording through the outbox, once per distinct text."""
     from messaging.errors import MessagingError
+    from messaging.models import OutboundMessage
     from messaging.services import message_send_written
 
     if kind not in CASE_MESSAGE_KINDS:
@@ -230,13 +231,17 @@ def case_message_send(
     if case.patient is None:
         raise RecoveryError("This case has no patient to write to.")
     digest = hashlib.sha256(f"{subject}\x1f{body}".encode()).hexdigest()[:20]
+    key = f"case-{case.pk}-{kind}-{digest}"
+    already = OutboundMessage.objects.filter(practice=case.practice, idempotency_key=key).first()
+    if already is not None:
+        return already  # a double click: the same words are not sent or logged twice
     try:
         message = message_send_written(
             patient=case.patient,
             kind=kind,
             subject=subject,
             body=body,
-            idempotency_key=f"case-{case.pk}-{kind}-{digest}",
+            idempotency_key=key,
             user=user,
         )
     except MessagingError as problem:

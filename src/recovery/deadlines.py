@@ -164,9 +164,11 @@ def _escalate_once(step: CaseStep, level: int, now: dt.datetime) -> int:
     except IntegrityError:
         return 0
     case = step.case
+    # Whoever an earlier level already told (a manager who owns the case) is not told again.
+    earlier = {user.pk for lower in LEVELS if lower < level for user in recipients(case, lower)}
     told = _notify(
         case,
-        recipients(case, level),
+        [user for user in recipients(case, level) if user.pk not in earlier],
         subject=f"Overdue: recovery case #{case.pk} at {case.practice.name}",
         lines=[
             f"{_describe(case)}: the step “{step.get_kind_display()}” was due "

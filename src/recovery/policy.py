@@ -76,7 +76,10 @@ def deadline(
         length = dt.timedelta(days=amount)
         if is_priority:
             length = length * policy.priority_deadline_percent / 100
-        return (start.astimezone(dt.UTC) + length).astimezone(calendar.zone)
+        # Calendar days are wall-clock days: "a week after 10:00" is 10:00 again, even
+        # across a daylight-saving change (adding in UTC would land an hour off).
+        local = start.astimezone(calendar.zone) + length
+        return local.astimezone(dt.UTC).astimezone(calendar.zone)
     if unit == DeadlineUnit.BUSINESS_HOURS:
         due = calendar.add_minutes(start, amount * 60)
     else:

@@ -203,7 +203,13 @@ def case_open(
         existing = _open_case_for(patient, topic)
         if existing is None:
             raise
-        return case_join(case=existing, feedback_items=feedback_items, severity=severity, user=user)
+        return case_join(
+            case=existing,
+            feedback_items=feedback_items,
+            severity=severity,
+            touchpoints=touchpoints,
+            user=user,
+        )
     if feedback_items:
         case.feedback_items.add(*feedback_items)
     _audit(case, "create", user=user, request=request, because=because[:200])
@@ -403,6 +409,16 @@ def case_open_from_feedback(*, item: FeedbackItem, now: dt.datetime | None = Non
     if not reasons:
         return None
     touchpoints = list(dict.fromkeys([*item.touchpoints, *low]))
+    # An edited survey answer is the same feedback: it stays with the case it already
+    # belongs to, even when the edit moved it onto another topic.
+    linked = RecoveryCase.objects.open().filter(feedback_items=item).first() if item.pk else None
+    if linked is not None:
+        return case_join(
+            case=linked,
+            feedback_items=[item],
+            severity=_severity_of(item, reasons),
+            touchpoints=[t for t in touchpoints if t in TOUCHPOINTS],
+        )
     return case_open(
         practice=practice,
         patient=item.patient,
@@ -456,6 +472,11 @@ def case_step_complete(
         raise RecoveryError("What was said: write it down in their words.")
     if score is not None and not 0 <= score <= 10:
         raise RecoveryError("Score: 0 to 10.")
+    if case.is_paused:
+        # Restart the clocks before recording: the time spent waiting must not count
+        # against this step, nor stretch the deadline of the step it starts.
+        _resume(case, user=user, now=now)
+        step.refresh_from_db(fields=["due_at"])
     step.completed_at, step.completed_by, step.method, step.notes = now, user, method, notes
     step.save(update_fields=["completed_at", "completed_by", "method", "notes"])
     following = next((s for s in steps.values() if s.position == step.position + 1), None)
@@ -465,8 +486,6 @@ def case_step_complete(
     if kind == StepKind.FOLLOW_UP and score is not None:
         case.satisfaction_after = score
         case.save(update_fields=["satisfaction_after"])
-    if case.is_paused:
-        _resume(case, user=user, now=now)
     late = " (late)" if step.due_at and now > step.due_at else ""
     _event(case, f"{step.get_kind_display()} · {step.get_method_display()}{late}", user=user)
     _audit(case, "update", user=user, request=request, step=kind)
