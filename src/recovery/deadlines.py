@@ -166,9 +166,10 @@ def _escalate_once(step: CaseStep, level: int, now: dt.datetime) -> int:
     case = step.case
     # Whoever an earlier level already told (a manager who owns the case) is not told again.
     earlier = {user.pk for lower in LEVELS if lower < level for user in recipients(case, lower)}
+    new = [user for user in recipients(case, level) if user.pk not in earlier]
     told = _notify(
         case,
-        [user for user in recipients(case, level) if user.pk not in earlier],
+        new,
         subject=f"Overdue: recovery case #{case.pk} at {case.practice.name}",
         lines=[
             f"{_describe(case)}: the step “{step.get_kind_display()}” was due "
@@ -184,6 +185,6 @@ def _escalate_once(step: CaseStep, level: int, now: dt.datetime) -> int:
         case=case,
         at=now,
         text=f"Overdue “{step.get_kind_display()}”: told the {label} "
-        f"({', '.join(told) or 'nobody to tell'})"[:300],
+        f"({', '.join(told) or ('already told' if earlier else 'nobody to tell')})"[:300],
     )
     return 1

@@ -487,7 +487,9 @@ def case_step_complete(
         case.satisfaction_after = score
         case.save(update_fields=["satisfaction_after"])
     late = " (late)" if step.due_at and now > step.due_at else ""
-    _event(case, f"{step.get_kind_display()} · {step.get_method_display()}{late}", user=user)
+    _event(
+        case, f"{step.get_kind_display()} · {step.get_method_display()}{late}", user=user, at=now
+    )
     _audit(case, "update", user=user, request=request, step=kind)
     return step
 

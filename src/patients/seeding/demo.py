@@ -29,6 +29,7 @@ from patients.seeding.people import YEAR, Household, Person
 from patients.seeding.visits import CANCELLED, COMPLETED, SCHEDULED
 from patients.seeding.writer import RowWriter, blueprint_write
 from patients.services import patient_figures_refresh
+from recovery.seeding import recovery_seed
 
 # Printed by ``rapport demo`` next to the logins: a demo database holds no real data.
 DEMO_PASSWORD = "rapport-demo"  # noqa: S105
@@ -132,15 +133,20 @@ def seed_demo(
             maple: feedback_seed(practice=maple, now=now, seed="maple", stories=cast),
             harbor: feedback_seed(practice=harbor, now=now, seed="harbor"),
         }
+        patient_figures_refresh(practices=Practice.objects.filter(organisation=organisation))
+        # After the figures: whether a case is a priority depends on the patient's value.
+        recovery = {maple: recovery_seed(practice=maple, now=now, stories=cast)}
         for practice, seeded in feedback.items():
+            detail = {"seed": "demo", **seeded.as_detail()}
+            if practice in recovery:
+                detail["recovery_cases"] = recovery[practice]
             audit_record(
                 action="import",
                 object_type="seed",
                 practice=practice,
                 actor_label="rapport demo",
-                detail={"seed": "demo", **seeded.as_detail()},
+                detail=detail,
             )
-        patient_figures_refresh(practices=Practice.objects.filter(organisation=organisation))
     return demo_logins()
 
 
