@@ -186,6 +186,7 @@ def case_open(
     try:
         with transaction.atomic():
             case = _create_case(
+                survey_score=_survey_score(feedback_items),
                 practice=practice,
                 summary=summary,
                 severity=severity,
@@ -230,8 +231,17 @@ def _open_case_for(patient: Patient | None, topic: str) -> RecoveryCase | None:
     return cases.filter(topic=topic).first()
 
 
+def _survey_score(items) -> int | None:
+    """The 0–10 score of a survey answer among the items: the baseline a case starts from."""
+    return next(
+        (i.score for i in items if i.source == FeedbackItem.Source.SURVEY and i.score is not None),
+        None,
+    )
+
+
 def _create_case(
     *,
+    survey_score,
     practice,
     summary,
     severity,
@@ -262,7 +272,9 @@ def _create_case(
         opened_by=user if user is not None and user.is_authenticated else None,
         opened_because=because[:200],
         follows_case=previous,
-        satisfaction_before=satisfaction_before(patient, before=now),
+        satisfaction_before=(
+            survey_score if survey_score is not None else satisfaction_before(patient, before=now)
+        ),
     )
     calendar = BusinessCalendar.for_practice(practice)
     CaseStep.objects.bulk_create(
@@ -308,6 +320,11 @@ def case_join(
     if new_items:
         case.feedback_items.add(*new_items)
         _event(case, f"{len(new_items)} more feedback joined the case", user=user)
+        score = _survey_score(new_items)
+        if case.satisfaction_before is None and score is not None:
+            # A survey answer after a complaint at the desk is still the "before" score.
+            case.satisfaction_before = score
+            case.save(update_fields=["satisfaction_before"])
     added = [t for t in touchpoints if t not in case.touchpoints]
     if added:
         case.touchpoints = [*case.touchpoints, *added]
