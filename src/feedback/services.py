@@ -305,10 +305,13 @@ def _response_feedback_item(response, questions, cleaned, now) -> None:
 
 
 def _open_case_if_needed(item: FeedbackItem, *, now: dt.datetime | None = None) -> None:
-    """Negative, urgent or detractor feedback opens (or joins) a recovery case."""
+    """Negative, urgent or detractor feedback opens (or joins) a recovery case; the
+    patient's loyalty score is brought up to date either way."""
+    from loyalty.tasks import rescore_on_commit
     from recovery.services import case_open_from_feedback
 
     case_open_from_feedback(item=item, now=now)
+    rescore_on_commit(item.patient_id)
 
 
 # --- Feedback items -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.services import audit_record
 from feedback.selectors import patient_feedback
+from loyalty.selectors import can_see_loyalty
 from messaging.selectors import messages_for_patient
 from patients import selectors
 from patients.forms import ProfileForm
@@ -55,6 +56,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
     works_cases = can_work_cases(request.user, patient.practice)
     context = {
+        **_loyalty_context(request, patient),
         "patient": patient,
         "alerts": pending_alerts(user=request.user, patients=[patient]).get(patient.pk, []),
         "cases": patient_cases(user=request.user, patient=patient) if works_cases else None,
@@ -65,6 +67,27 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "patient_messages": messages_for_patient(patient)[:50],
     }
     return render(request, "patients/patient_detail.html", context)
+
+
+def _loyalty_context(request, patient) -> dict:
+    """The score, reasons and trend, for those who may see who might leave."""
+    from loyalty.selectors import patient_check_ins, patient_loyalty, read
+    from loyalty.services import loyalty_policy_for
+
+    score, trend = patient_loyalty(user=request.user, patient=patient)
+    if score is None and not trend:
+        return {"show_loyalty": can_see_loyalty(request.user, patient.practice)}
+    weights = loyalty_policy_for(patient.practice.organisation).weights
+    return {
+        "show_loyalty": True,
+        "loyalty": read(score, weights) if score else None,
+        "loyalty_trend": trend,
+        "loyalty_chart": {
+            "labels": [point.month.strftime("%b %Y") for point in trend],
+            "risk": [point.risk for point in trend],
+        },
+        "patient_check_ins": patient_check_ins(user=request.user, patient=patient)[:10],
+    }
 
 
 @login_required

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "messaging",
     "feedback",
     "recovery",
+    "loyalty",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("feedback.urls")),
     path("messages/", include("messaging.urls")),
     path("recovery/", include("recovery.urls")),
+    path("loyalty/", include("loyalty.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -17,6 +17,7 @@ from core.models import Membership, Practice
 from core.services import audit_record
 from feedback.models import FeedbackItem, SurveyResponse
 from feedback.touchpoints import TOUCHPOINTS
+from loyalty.tasks import rescore_on_commit
 from patients.models import Patient
 from recovery.errors import RecoveryError
 from recovery.models import (
@@ -214,6 +215,7 @@ def case_open(
     if feedback_items:
         case.feedback_items.add(*feedback_items)
     _audit(case, "create", user=user, request=request, because=because[:200])
+    rescore_on_commit(case.patient_id)
     if case.severity == Severity.URGENT:
         from recovery.deadlines import notify_urgent_case
 
@@ -588,4 +590,5 @@ def case_close(
     case.save(update_fields=["status", "outcome", "closed_at", "paused_at"])
     _event(case, f"Closed: {case.get_outcome_display().lower()}", user=user, at=now)
     _audit(case, "update", user=user, request=request, outcome=outcome)
+    rescore_on_commit(case.patient_id)
     return case

@@ -23,3 +23,12 @@ def person(user, empty: str = "—") -> str:
     if user is None:
         return empty
     return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def divide(value, by):
+    """Whole-number division for display (days → years)."""
+    try:
+        return int(value) // int(by)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return ""

@@ -43,7 +43,7 @@ FEEDBACK_ITEM_ROUTES = {"feedback:item-status"}
 PATIENT_ROUTES = {"patients:patient-detail", "patients:patient-profile-edit"}
 POST_ONLY = {"core:practice-switch"}
 # No object; dentists, hygienists, managers and group admins work recovery cases.
-CASE_WORKER_ONLY = {"recovery:case-inbox", "recovery:case-new"}
+CASE_WORKER_ONLY = {"recovery:case-inbox", "recovery:case-new", "loyalty:at-risk"}
 # Named URLs that act on one recovery case, with any extra arguments after its id.
 CASE_ROUTES = {
     "recovery:case-detail": [],
@@ -59,6 +59,9 @@ CASE_ROUTES = {
     "recovery:message-compose": ["case_acknowledgement"],
 }
 GESTURE_ROUTES = {"recovery:gesture-decide"}
+# POST-only routes on one patient, and on one loyalty check-in.
+PATIENT_POST_ROUTES = {"loyalty:checkin-plan"}
+CHECK_IN_ROUTES = {"loyalty:checkin-complete"}
 ALERT_ROUTES = {"recovery:alert-done"}
 ROLES = ["front_desk", "clinician", "manager", "director"]
 
@@ -95,6 +98,8 @@ def test_every_route_is_declared():
         | set(CASE_ROUTES)
         | GESTURE_ROUTES
         | ALERT_ROUTES
+        | PATIENT_POST_ROUTES
+        | CHECK_IN_ROUTES
     )
     admin_names = {name for name, _ in _admin_object_routes()}
     undeclared = {
@@ -151,7 +156,18 @@ def _objects_of(practice_fixture, request):
     gesture = gesture_propose(case=case, kind=expensive, user=staff, cost="9000")
     Gesture.objects.filter(pk=gesture.pk).update(status="pending")
     alert = alert_leave(case=case, text=f"{OTHER_CANARY} alert", user=staff)
+    from loyalty.models import CheckIn
+    from loyalty.services import checkin_plan
+
+    check_in = checkin_plan(
+        patient=appointment.patient,
+        kind="call",
+        owner=staff,
+        due_on=timezone.now().astimezone(practice.zone).date(),
+        user=staff,
+    )
     return {
+        CheckIn: check_in,
         RecoveryCase: case,
         Gesture: gesture,
         NextVisitAlert: alert,
@@ -193,6 +209,7 @@ def test_no_role_reaches_another_practices_objects(client, request, role, foreig
     item.refresh_from_db()
     assert item.status == "new"
     _assert_recovery_routes_refuse(client, objects)
+    _assert_loyalty_routes_refuse(client, objects, patient)
     for name, model in _admin_object_routes():
         response = client.get(reverse(name, args=[objects[model].pk]))
         assert response.status_code in (302, 403, 404), name
@@ -236,6 +253,24 @@ def _assert_recovery_routes_refuse(client, objects):
         0,
     )
     assert gesture.status == "pending" and alert.done_at is None
+
+
+def _assert_loyalty_routes_refuse(client, objects, patient):
+    """Planning for another practice's patient, or logging its check-in: 404, nothing done."""
+    from loyalty.models import CheckIn
+
+    check_in = next(obj for model, obj in objects.items() if model.__name__ == "CheckIn")
+    before = CheckIn.objects.count()
+    data = {"kind": "call", "owner": "1", "due_on": "2099-01-01", "outcome": "leaving"}
+    for name in PATIENT_POST_ROUTES:
+        response = client.post(reverse(name, args=[patient.pk]), data)
+        assert response.status_code == 404, name
+        assert OTHER_CANARY not in response.content.decode()
+    for name in CHECK_IN_ROUTES:
+        response = client.post(reverse(name, args=[check_in.pk]), data)
+        assert response.status_code == 404, name
+    check_in.refresh_from_db()
+    assert CheckIn.objects.count() == before and check_in.done_at is None
 
 
 @pytest.mark.parametrize(

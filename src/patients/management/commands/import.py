@@ -8,6 +8,7 @@ from django.db import transaction
 from core.management.practice_option import add_practice_argument, resolve_practice
 from core.progress import progress_bar
 from core.services import audit_record
+from loyalty.scoring import scores_compute
 from patients.imports.common import ImportFailed, ImportResult
 from patients.services import practice_figures_refresh
 
@@ -71,6 +72,8 @@ class Command(BaseCommand):
         with progress_bar(f"import {kind}", disabled=quiet) as progress, transaction.atomic():
             result = _importer(kind)(path, progress=progress, **kwargs)
             practice_figures_refresh(practice=practice)
+            # New cancellations, no-shows and visits change who is at risk: re-score now.
+            scores_compute(practices=[practice])
             audit_record(
                 action="import",
                 object_type=kind,

@@ -1,0 +1,193 @@
+"""The named risk rules: what each looks at, its default points, and how it reads to people.
+
+Each rule has its condition twice: as SQL over the facts a scoring run gathers (so a
+whole group is scored in one statement) and as Python over a stored ``PatientScore`` (so
+the reasons shown are the rules that fired). ``test_rules`` checks the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+# A single visit gives no rhythm of its own: compare with the usual six-monthly recall.
+DEFAULT_RHYTHM_DAYS = 182
+# Words that name equipment and technology, and distance and parking, in complaints.
+EQUIPMENT_WORDS = ("equipment", "dated", "old-fashioned", "outdated", "technology", "x-ray machine")
+DISTANCE_WORDS = ("long drive", "distance", "parking", "far from", "moved away", "commute")
+
+
+def _month(row) -> str:
+    return timezone.localtime(row.last_nps_at).strftime("%B") if row.last_nps_at else ""
+
+
+def _missed_more(row) -> bool:
+    if row.missed_recent < 2 or not row.booked_recent:
+        return False
+    earlier = row.missed_before / row.booked_before if row.booked_before else 0
+    return row.missed_recent / row.booked_recent > 2 * earlier + 0.05
+
+
+def _gap(row) -> bool:
+    if row.days_since_visit is None:
+        return False
+    return row.days_since_visit * 2 > (row.rhythm_days or DEFAULT_RHYTHM_DAYS) * 3
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    label: str
+    points: int
+    sql: str
+    applies: Callable
+    reason: Callable
+    action: str
+
+
+RULES: dict[str, Rule] = {
+    rule.name: rule
+    for rule in [
+        Rule(
+            "detractor",
+            "Last survey score 0–6",
+            25,
+            "f.last_nps <= 6",
+            lambda r: r.last_nps is not None and r.last_nps <= 6,
+            lambda r: f"last survey score {r.last_nps}/10 ({_month(r)})",
+            "personal call to hear what went wrong",
+        ),
+        Rule(
+            "passive",
+            "Last survey score 7–8",
+            8,
+            "f.last_nps IN (7, 8)",
+            lambda r: r.last_nps in (7, 8),
+            lambda r: f"lukewarm last survey score {r.last_nps}/10",
+            "relationship survey",
+        ),
+        Rule(
+            "falling_score",
+            "Survey score fell by 2 or more",
+            15,
+            "f.previous_nps - f.last_nps >= 2",
+            lambda r: None not in (r.previous_nps, r.last_nps) and r.previous_nps - r.last_nps >= 2,
+            lambda r: f"score fell from {r.previous_nps} to {r.last_nps} in {_month(r)}",
+            "personal check-in call by the dentist",
+        ),
+        Rule(
+            "open_case",
+            "A recovery case is open",
+            15,
+            "f.open_cases > 0",
+            lambda r: r.open_cases > 0,
+            lambda r: "a complaint is still being worked",
+            "finish the recovery case",
+        ),
+        Rule(
+            "unrecovered",
+            "A complaint was not put right (12 months)",
+            20,
+            "f.unrecovered_cases > 0",
+            lambda r: r.unrecovered_cases > 0,
+            lambda r: "a complaint in the last year was not put right",
+            "personal call from the manager",
+        ),
+        Rule(
+            "recent_defect",
+            "Negative feedback (6 months)",
+            10,
+            "f.recent_defects > 0",
+            lambda r: r.recent_defects > 0,
+            lambda r: f"negative feedback {r.recent_defects} time(s) in six months",
+            "personal call to hear what went wrong",
+        ),
+        Rule(
+            "missing_visits",
+            "More cancellations and no-shows than before",
+            15,
+            "f.missed_recent >= 2 AND f.booked_recent > 0 AND f.missed_recent * 1.0 / "
+            "f.booked_recent > 2.0 * (CASE WHEN f.booked_before > 0 THEN f.missed_before * 1.0 / "
+            "f.booked_before ELSE 0 END) + 0.05",
+            _missed_more,
+            lambda r: (
+                f"missed or cancelled {r.missed_recent} of {r.booked_recent} "
+                "appointments this year, more than before"
+            ),
+            "call to find a time that suits them",
+        ),
+        Rule(
+            "nothing_booked",
+            "No future appointment",
+            10,
+            "f.visits > 0 AND NOT f.has_future_visit",
+            lambda r: r.visits > 0 and not r.has_future_visit,
+            lambda r: "no appointment booked",
+            "recall reminder with a personal note",
+        ),
+        Rule(
+            "overdue",
+            "Gap longer than 1.5 × their own rhythm",
+            20,
+            # Visits all on one day give a rhythm of 0: no rhythm of their own, as in _gap.
+            "f.days_since_visit * 2 > "
+            f"COALESCE(NULLIF(f.rhythm_days, 0), {DEFAULT_RHYTHM_DAYS}) * 3",
+            _gap,
+            lambda r: (
+                f"{r.days_since_visit // 30} months since the last visit; usually every "
+                f"{(r.rhythm_days or DEFAULT_RHYTHM_DAYS) // 30}"
+            ),
+            "personal check-in call by the dentist",
+        ),
+        Rule(
+            "equipment",
+            "Mentioned dated equipment or technology",
+            10,
+            "f.equipment_mentions > 0",
+            lambda r: r.equipment_mentions > 0,
+            lambda r: "mentioned equipment or technology that feels dated",
+            "tell them what is new at the practice",
+        ),
+        Rule(
+            "distance",
+            "Mentioned distance or parking",
+            10,
+            "f.distance_mentions > 0",
+            lambda r: r.distance_mentions > 0,
+            lambda r: "mentioned the drive, distance or parking",
+            "offer times that avoid the traffic, or a sister practice nearer home",
+        ),
+    ]
+}
+
+
+def points_for(weights: dict[str, int]) -> dict[str, int]:
+    """Each rule's points under an organisation's weights (defaults for the rest)."""
+    return {name: int(weights.get(name, rule.points)) for name, rule in RULES.items()}
+
+
+def risk_of(row, weights: dict[str, int]) -> int:
+    """The risk the SQL computes, in Python: the sum of the points of the rules that fire."""
+    points = points_for(weights)
+    return min(100, sum(points[name] for name, rule in RULES.items() if rule.applies(row)))
+
+
+def reasons_for(row, weights: dict[str, int], *, limit: int = 4) -> list[str]:
+    """The rules that fired, heaviest first, in plain words."""
+    points = points_for(weights)
+    fired = [rule for rule in RULES.values() if points[rule.name] and rule.applies(row)]
+    fired.sort(key=lambda rule: -points[rule.name])
+    return [rule.reason(row) for rule in fired[:limit]]
+
+
+def suggested_action(row, weights: dict[str, int]) -> str:
+    """What to do about it: a valuable patient at real risk hears from the dentist."""
+    points = points_for(weights)
+    fired = [rule for rule in RULES.values() if points[rule.name] and rule.applies(row)]
+    if not fired:
+        return ""
+    if row.value >= 60 and row.risk >= 40:
+        return "personal check-in call by the dentist"
+    return max(fired, key=lambda rule: points[rule.name]).action
