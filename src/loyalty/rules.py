@@ -14,6 +14,9 @@ from django.utils import timezone
 
 # A single visit gives no rhythm of its own: compare with the usual six-monthly recall.
 DEFAULT_RHYTHM_DAYS = 182
+# Visits closer than this (an exam, then a filling a week later) are one course of care, not
+# a rhythm: such patients are compared with the usual recall too.
+SHORTEST_RHYTHM_DAYS = 60
 # Words that name equipment and technology, and distance and parking, in complaints.
 EQUIPMENT_WORDS = ("equipment", "dated", "old-fashioned", "outdated", "technology", "x-ray machine")
 DISTANCE_WORDS = ("long drive", "distance", "parking", "far from", "moved away", "commute")
@@ -30,10 +33,17 @@ def _missed_more(row) -> bool:
     return row.missed_recent / row.booked_recent > 2 * earlier + 0.05
 
 
+def rhythm_of(row) -> int:
+    """The patient's own days between visits, or the usual recall when they have none."""
+    if row.rhythm_days is None or row.rhythm_days < SHORTEST_RHYTHM_DAYS:
+        return DEFAULT_RHYTHM_DAYS
+    return row.rhythm_days
+
+
 def _gap(row) -> bool:
     if row.days_since_visit is None:
         return False
-    return row.days_since_visit * 2 > (row.rhythm_days or DEFAULT_RHYTHM_DAYS) * 3
+    return row.days_since_visit * 2 > rhythm_of(row) * 3
 
 
 @dataclass(frozen=True)
@@ -131,13 +141,13 @@ RULES: dict[str, Rule] = {
             "overdue",
             "Gap longer than 1.5 × their own rhythm",
             20,
-            # Visits all on one day give a rhythm of 0: no rhythm of their own, as in _gap.
-            "f.days_since_visit * 2 > "
-            f"COALESCE(NULLIF(f.rhythm_days, 0), {DEFAULT_RHYTHM_DAYS}) * 3",
+            # The same fallback as rhythm_of: no rhythm, or visits too close to be one.
+            f"f.days_since_visit * 2 > (CASE WHEN f.rhythm_days >= {SHORTEST_RHYTHM_DAYS} "
+            f"THEN f.rhythm_days ELSE {DEFAULT_RHYTHM_DAYS} END) * 3",
             _gap,
             lambda r: (
                 f"{r.days_since_visit // 30} months since the last visit; usually every "
-                f"{(r.rhythm_days or DEFAULT_RHYTHM_DAYS) // 30}"
+                f"{rhythm_of(r) // 30}"
             ),
             "personal check-in call by the dentist",
         ),

@@ -156,10 +156,12 @@ def _facts_sql(practices: str, scope: str) -> str:
     ) i ON i.patient_id = p.id
     LEFT JOIN (
       SELECT patient_id,
-        SUM(CASE WHEN status <> 'closed' THEN 1 ELSE 0 END) AS open_cases,
+        SUM(CASE WHEN status <> 'closed' OR closed_at > {now} THEN 1 ELSE 0 END) AS open_cases,
         SUM(CASE WHEN status = 'closed' AND outcome IN ('not_recovered', 'partly')
-          AND closed_at > %(year_ago)s THEN 1 ELSE 0 END) AS unrecovered_cases
+          AND closed_at > %(year_ago)s AND closed_at <= {now} THEN 1 ELSE 0 END)
+          AS unrecovered_cases
       FROM {case} WHERE practice_id IN {practices} AND patient_id IS NOT NULL
+        AND opened_at <= {now}
       GROUP BY patient_id
     ) c ON c.patient_id = p.id
     WHERE p.practice_id IN {practices} AND p.status = 'active' {scope}

@@ -39,4 +39,5 @@ class Command(BaseCommand):
             scored = scores_compute(practices=chosen, progress=advance)
         elapsed = time.monotonic() - started
         where = chosen[0].name if chosen else f"{total} practice{'s' if total != 1 else ''}"
-        self.stdout.write(f"score: {scored} patients scored in {where} in {elapsed:.1f} s")
+        people = "patient" if scored == 1 else "patients"
+        self.stdout.write(f"score: {scored} {people} scored in {where} in {elapsed:.1f} s")
