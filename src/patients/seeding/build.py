@@ -19,7 +19,7 @@ from core.models import StaffMember
 from patients.models import Patient
 from patients.seeding import data
 from patients.seeding.calendar import PracticeCalendar
-from patients.seeding.people import YEAR, Household, PeopleGenerator, Person
+from patients.seeding.people import YEAR, Household, PeopleGenerator, Person, leave_days
 from patients.seeding.visits import VisitPlanner
 
 Hours = list[tuple[int, dt.time, dt.time]]
@@ -157,6 +157,9 @@ class Blueprint:
     appointments: list[tuple]
     # External ids of the people appointment rows refer to by position.
     patient_refs: list[str]
+    # Their hidden propensity to leave, by the same position: it shapes the survey answers
+    # ``rapport seed --surveys`` adds, and is never written.
+    flights: list[float] = field(default_factory=list, repr=False)
     build: PracticeBuild | None = field(default=None, repr=False)
 
 
@@ -227,6 +230,7 @@ class PracticeBuild:
         for person in self.people:
             planner.plan(person)
         planner.fill_today(self.people, min(8, len(self.people)))
+        leave_days(self.people, self.today)
 
     def add_person(self, person: Person) -> Person:
         person.ref = len(self.people)
@@ -279,5 +283,6 @@ class PracticeBuild:
             patient_layers=[layers[layer] for layer in sorted(layers)],
             appointments=rows,
             patient_refs=[person.external_id for person in self.people],
+            flights=[person.flight for person in self.people],
             build=self if keep_build else None,
         )

@@ -166,6 +166,27 @@ NEGATIVE: dict[str, tuple[str, ...]] = {
     "": ("Disappointed. It used to be a great practice but now it feels like a conveyor belt.",),
 }
 
+# What patients drifting away mention (story 1's Dana, in other words): equipment that feels
+# dated, a long drive, nowhere to park. Written more often the more restless the patient
+# (see ``feedback``); all read as negative remarks about the facility, none as urgent.
+AWAY: dict[str, tuple[str, ...]] = {
+    "equipment": (
+        "The equipment feels dated compared with the newer practices around here.",
+        "Still no digital x-rays, and the equipment feels dated.",
+        "The chairs and the equipment look outdated now. Other offices have modern equipment.",
+        "Everyone is nice, but the equipment feels dated.",
+        "It feels like the office has not changed its equipment in twenty years. Dated and a "
+        "bit tired.",
+    ),
+    "distance": (
+        "It is a long drive now since we moved, and traffic makes it worse.",
+        "Since we moved it is a long drive each way, and then parking is impossible.",
+        "Parking is impossible on weekdays, I had to park three blocks away.",
+        "Parking is impossible. I drove around for fifteen minutes and was late.",
+        "A long drive now, and the parking is impossible at this time of day.",
+    ),
+}
+
 # Answers to "Anything we should know before your next visit?": notes, not opinions.
 NOTES: tuple[str, ...] = (
     "Please book me early in the morning if possible.",

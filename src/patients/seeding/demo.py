@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core.models import Membership, Organisation, Practice, StaffMember
 from core.services import audit_record, membership_grant, practice_create, user_create
+from loyalty.seeding import loyalty_seed
 from patients.seeding.build import (
     STANDARD_HOURS,
     PracticeBuild,
@@ -103,7 +104,8 @@ def seed_demo(
         build.plan_visits()
         stories = Stories(build)
         stories.add_all()
-        staff = blueprint_write(build.blueprint(), practice=maple, writer=writer).staff
+        maple_blueprint = build.blueprint()
+        staff = blueprint_write(maple_blueprint, practice=maple, writer=writer).staff
         if progress:
             progress(MAPLE_PATIENTS, total)
 
@@ -123,19 +125,31 @@ def seed_demo(
             aware=writer.aware,
         )
         build.plan_visits()
-        blueprint_write(build.blueprint(), practice=harbor, writer=writer)
+        harbor_blueprint = build.blueprint()
+        blueprint_write(harbor_blueprint, practice=harbor, writer=writer)
         if progress:
             progress(total, total)
 
         _users_create(organisation, maple, staff)
         cast = {name: person.external_id for name, person in stories.cast.items()}
+        # The generated patients' hidden propensity to leave shapes their answers.
         feedback = {
-            maple: feedback_seed(practice=maple, now=now, seed="maple", stories=cast),
-            harbor: feedback_seed(practice=harbor, now=now, seed="harbor"),
+            maple: feedback_seed(
+                practice=maple,
+                now=now,
+                seed="maple",
+                stories=cast,
+                flights=_flights(maple_blueprint),
+            ),
+            harbor: feedback_seed(
+                practice=harbor, now=now, seed="harbor", flights=_flights(harbor_blueprint)
+            ),
         }
         patient_figures_refresh(practices=Practice.objects.filter(organisation=organisation))
         # After the figures: whether a case is a priority depends on the patient's value.
         recovery = {maple: recovery_seed(practice=maple, now=now, stories=cast)}
+        # Last: the scores read everything above, as the nightly job would.
+        loyalty_seed(practices=[maple, harbor], now=now)
         for practice, seeded in feedback.items():
             detail = {"seed": "demo", **seeded.as_detail()}
             if practice in recovery:
@@ -148,6 +162,10 @@ def seed_demo(
                 detail=detail,
             )
     return demo_logins()
+
+
+def _flights(blueprint) -> dict[str, float]:
+    return dict(zip(blueprint.patient_refs, blueprint.flights, strict=True))
 
 
 def _users_create(organisation: Organisation, maple: Practice, staff: list[StaffMember]):

@@ -3,7 +3,9 @@
 ``feedback_seed`` invites a share of the last year's completed visits (as the invitations
 job would have, throttle included), answers a share of those with scores that drift
 slightly upwards over the year, and files each answer in the inbox with its text
-analysed. ``StoryFeedback`` adds what the people of ``STORIES.md`` said, word for word.
+analysed. Given the patients' hidden propensity to leave (``flights``), restless patients
+score lower as their drift grows and mention dated equipment or a long drive more often.
+``StoryFeedback`` adds what the people of ``STORIES.md`` said, word for word.
 
 Seeding is not a patient's action, so nothing goes through the per-response services
 (each writes an audit row and queues a message); rows are collected in Python and
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db.models import OuterRef, Subquery
@@ -34,6 +36,7 @@ from feedback.reviews import review_external_id
 from feedback.services import feedback_policy_for, surveys_ensure_defaults
 from patients.models import Appointment, Patient
 from patients.seeding import comments
+from patients.seeding.people import drift
 
 ONE_YEAR = dt.timedelta(days=365)
 VISIT_SHARE = 0.35  # completed visits followed by an invitation (before the throttle)
@@ -47,9 +50,19 @@ HANDLED_SHARE = 0.92
 VENDORS = ("Crestline Dental Lab",)
 HYGIENE_VISITS = frozenset({"Cleaning", "Periodontal maintenance"})
 
-# Share of promoters and of detractors a year ago and today: NPS about 42, then 56.
-PROMOTERS = (0.60, 0.70)
-DETRACTORS = (0.18, 0.12)
+# Share of promoters and of detractors a year ago and today among settled patients. With
+# the restless ones' drift (below), which weighs more and more, the practice's NPS is about
+# 35 in the first half of the year and 54 in the second (the slope also keeps "the last six
+# months beat the six before" clear of the noise of a few hundred answers).
+PROMOTERS = (0.54, 0.82)
+DETRACTORS = (0.22, 0.07)
+# A restless patient's drift (``people.drift``, 0 .. flight) turns this share of the
+# promoters they would have been, times the drift, into passives and detractors...
+NPS_DRIFT = 1.3
+DRIFT_TO_DETRACTORS = 0.6  # ...this part of them detractors
+# Chance that an answer's comment is about dated equipment or the drive (``comments.AWAY``):
+# a few of anyone's, and up to 0.6 x drift more of a restless patient's.
+AWAY_BASE, AWAY_PER_DRIFT = 0.015, 0.6
 PROMOTER_SCORES, PROMOTER_WEIGHTS = (9, 10), (40, 60)
 PASSIVE_SCORES, PASSIVE_WEIGHTS = (7, 8), (40, 60)
 DETRACTOR_SCORES, DETRACTOR_WEIGHTS = (0, 1, 2, 3, 4, 5, 6), (3, 2, 4, 6, 8, 12, 16)
@@ -285,11 +298,15 @@ def _detractor_rule(item: FeedbackItem) -> None:
 
 
 class SurveyYear:
-    """Post-visit invitations and answers for the last year of a practice's visits."""
+    """Post-visit invitations and answers for the last year of a practice's visits;
+    ``flights`` is the hidden propensity to leave by patient id (none: settled)."""
 
-    def __init__(self, rows: FeedbackRows, rng: random.Random) -> None:
+    def __init__(
+        self, rows: FeedbackRows, rng: random.Random, flights: Mapping[int, float] | None = None
+    ) -> None:
         self.rows = rows
         self.rng = rng
+        self.flights = flights or {}
         self.now = rows.now
         staff = rows.staff.items()
         self.hygienists = [name for _, (kind, name) in staff if kind == StaffMember.Kind.HYGIENIST]
@@ -306,6 +323,7 @@ class SurveyYear:
             for kind, pool in POOLS.items()
             for hygiene in (True, False)
         }
+        self.away = [text for texts in comments.AWAY.values() for text in texts]
 
     def add(self, *, exclude: Iterable[int] = ()) -> None:
         rows, rng, now = self.rows, self.rng, self.now
@@ -340,7 +358,8 @@ class SurveyYear:
             )
             submitted_at = created_at + self._answer_delay()
             if rng.random() < ANSWER_SHARE and submitted_at < min(now, invitation.expires_at):
-                self._answer(invitation, submitted_at, kind, provider_id)
+                pressure = drift(self.flights.get(patient_id, 0.0), (now - submitted_at).days)
+                self._answer(invitation, submitted_at, kind, provider_id, pressure)
             elif rng.random() < OPENED_SHARE:
                 opened_at = created_at + dt.timedelta(hours=rng.uniform(0.2, 30))
                 invitation.opened_at = opened_at if opened_at < now else None
@@ -353,12 +372,17 @@ class SurveyYear:
             return dt.timedelta(hours=self.rng.uniform(3, 48))
         return dt.timedelta(days=self.rng.uniform(2, 10))
 
-    def _nps(self, submitted_at: dt.datetime) -> tuple[int, str]:
+    def _nps(self, submitted_at: dt.datetime, pressure: float = 0.0) -> tuple[int, str]:
         rng = self.rng
         # 0 a year ago, 1 today: the practice slowly gets better at what patients notice.
         progress = min(1.0, max(0.0, 1 - (self.now - submitted_at) / ONE_YEAR))
         promoters = PROMOTERS[0] + (PROMOTERS[1] - PROMOTERS[0]) * progress
         detractors = DETRACTORS[0] + (DETRACTORS[1] - DETRACTORS[0]) * progress
+        if pressure:
+            # ...while a restless patient's answers fall, the more so the nearer today.
+            lost = promoters * min(1.0, NPS_DRIFT * pressure)
+            promoters -= lost
+            detractors += DRIFT_TO_DETRACTORS * lost
         draw = rng.random()
         if draw < promoters:
             return rng.choices(PROMOTER_SCORES, PROMOTER_WEIGHTS)[0], "promoter"
@@ -367,13 +391,21 @@ class SurveyYear:
         return rng.choices(PASSIVE_SCORES, PASSIVE_WEIGHTS)[0], "passive"
 
     def _answer(
-        self, invitation: SurveyInvitation, submitted_at: dt.datetime, kind: str, provider_id: int
+        self,
+        invitation: SurveyInvitation,
+        submitted_at: dt.datetime,
+        kind: str,
+        provider_id: int,
+        pressure: float = 0.0,
     ) -> None:
         rng = self.rng
-        nps, group = self._nps(submitted_at)
+        nps, group = self._nps(submitted_at, pressure)
         hygiene = kind in HYGIENE_VISITS
         comment_kind, about, texts = "", "", []
-        if rng.random() < COMMENT_SHARE:
+        if rng.random() < AWAY_BASE + AWAY_PER_DRIFT * pressure:
+            comment_kind, about = "negative", "facility"
+            texts.append(rng.choice(self.away))
+        elif rng.random() < COMMENT_SHARE:
             kinds, weights = zip(*COMMENT_KINDS[group], strict=True)
             comment_kind = rng.choices(kinds, weights)[0]
             about, text = rng.choice(self.pools[comment_kind, hygiene])
@@ -419,11 +451,22 @@ def feedback_seed(
     now: dt.datetime,
     seed: str,
     stories: dict[str, str] | None = None,
+    flights: Mapping[str, float] | None = None,
 ) -> FeedbackSeeded:
     """A year of survey answers at ``practice``; with ``stories`` (name: external id of
-    the story patients), also the stories' own feedback, and nothing generated for them."""
+    the story patients), also the stories' own feedback, and nothing generated for them.
+    ``flights`` is the generated patients' hidden propensity to leave by external id
+    (``Person.flight``); it shapes their answers and is not stored."""
     rng = random.Random(f"rapport-demo-feedback:{seed}")
     rows = FeedbackRows(practice, now=now)
+    by_id = {}
+    if flights:
+        ids = Patient.objects.filter(practice=practice).exclude(external_id="")
+        by_id = {
+            pk: flights[external_id]
+            for external_id, pk in ids.values_list("external_id", "pk")
+            if external_id in flights
+        }
     story_ids = {}
     if stories:
         ids = dict(
@@ -432,7 +475,7 @@ def feedback_seed(
             ).values_list("external_id", "pk")
         )
         story_ids = {name: ids[external_id] for name, external_id in stories.items()}
-    SurveyYear(rows, rng).add(exclude=story_ids.values())
+    SurveyYear(rows, rng, by_id).add(exclude=story_ids.values())
     if story_ids:
         StoryFeedback(rows, story_ids).add_all()
     rows.file(rng)

@@ -2,6 +2,14 @@
 
 Everything is computed in Python from one ``random.Random``; nothing touches the database.
 Days are ordinals (``date.toordinal()``).
+
+Every person also gets a hidden propensity to leave, ``flight``, and from it whether they
+leave in the year after today (``leaves``) and, once their visits are planned, the day
+(``leaves_on``, see ``leave_days``). None of it is ever written to the database: it exists
+so that a benchmark can check how well a score finds the patients who later left
+(``patients.seeding.truth``). Only behaviour shows the propensity (see ``drift``): visits
+and survey answers depend on ``flight``, never on whether the person was drawn to leave, so
+the signals are as noisy as in life.
 """
 
 from __future__ import annotations
@@ -37,6 +45,25 @@ HOUSEHOLD_WEIGHTS = tuple(accumulate((40, 27, 23, 10)))
 # patients end up living with another patient.
 HOUSEHOLD_SHARE = 0.185
 
+# Hidden propensity to leave within the year after today: most patients are settled, some
+# restless, a few about to go (about one patient in ten leaves in a year). Drawn once per
+# household, which leaves together ("we moved"); long-standing VIPs are not exempt.
+FLIGHT_RANGES = ((0.01, 0.06), (0.12, 0.30), (0.45, 0.80))
+FLIGHT_WEIGHTS = tuple(accumulate((76, 17, 7)))
+# Restless patients' behaviour drifts over the last ~18 months before today; see ``drift``.
+DRIFT_DAYS = 548
+# Chance that a household stopped coming more than a year ago (``_lapse``): about one in
+# ten overall, more often among the restless.
+LAPSE_BASE, LAPSE_PER_FLIGHT = 0.04, 0.55
+
+
+def drift(flight: float, days_before_today: int) -> float:
+    """How strongly a person's propensity to leave shows on a given day: nothing until
+    ``DRIFT_DAYS`` before today, then growing linearly to ``flight`` itself today."""
+    if days_before_today >= DRIFT_DAYS:
+        return 0.0
+    return flight * (1.0 - max(0, days_before_today) / DRIFT_DAYS)
+
 
 class Household:
     __slots__ = ("external_id", "id", "name")
@@ -53,6 +80,7 @@ class Person:
     __slots__ = (
         "address",
         "anxieties",
+        "booked_until",
         "channel",
         "city",
         "dentist",
@@ -63,6 +91,7 @@ class Person:
         "female",
         "first_name",
         "first_visit",
+        "flight",
         "goals",
         "greatest_concern",
         "guardian",
@@ -71,6 +100,9 @@ class Person:
         "id",
         "interval",
         "last_name",
+        "leave_share",
+        "leaves",
+        "leaves_on",
         "phone",
         "postal_code",
         "preferences",
@@ -99,7 +131,15 @@ class Person:
         self.departed: int | None = None
         self.stop: int | None = None
         self.vip = False
-        self.propensity = 0.15
+        self.propensity = 0.15  # of treatment (see ``VisitPlanner._treatments``)
+        # Hidden, never written: propensity to leave, whether they leave in the year after
+        # today, where in what is left of that year once their visits are planned (0 to 1),
+        # and so the day (see above).
+        self.flight = 0.0
+        self.leaves = False
+        self.leave_share = 0.0
+        self.leaves_on: int | None = None
+        self.booked_until = 0  # the last day they have a visit booked (set by the planner)
         self.id: int | None = None
 
     def is_minor_on(self, ordinal: int) -> bool:
@@ -115,6 +155,23 @@ class Person:
         if self.referred_by is not None:
             layer = max(layer, self.referred_by.layer + 1)
         return layer
+
+
+def leave_days(people: Sequence[Person], today: int) -> None:
+    """Once visits are planned: the day each leaving household leaves, at random in what is
+    left of the year after the last visit any of them has booked. Nobody leaves with a
+    visit still in the book, and nobody loses a booking for leaving: the planner never
+    looks at the outcome, so bookings say nothing about it."""
+    last: dict[int, int] = {}
+    for person in people:
+        if person.leaves:
+            unit = id(person.household or person)
+            last[unit] = max(last.get(unit, today), person.booked_until)
+    for person in people:
+        if person.leaves:
+            start = last[id(person.household or person)]
+            # The planner books nothing a year or more ahead, so the day stays in the year.
+            person.leaves_on = start + 1 + int(person.leave_share * (today + 365 - start))
 
 
 def ascii_slug(text: str) -> str:
@@ -260,6 +317,7 @@ class PeopleGenerator:
                 unit = self._household(size, calendar)
             else:
                 unit = [self._single(calendar)]
+            self._flight(unit)
             self._lapse(unit)
             self.people.extend(unit)
         self._referrals()
@@ -362,10 +420,25 @@ class PeopleGenerator:
             members[1].referred_by = primary  # "my wife has been coming here for years"
         return members
 
+    def _flight(self, unit: list[Person]) -> None:
+        """The unit's hidden propensity to leave, and whether it leaves in the year after
+        today: with probability ``flight``, the whole household together. People who have
+        already departed do not leave again."""
+        rng = self.rng
+        low, high = rng.choices(FLIGHT_RANGES, cum_weights=FLIGHT_WEIGHTS)[0]
+        flight = rng.uniform(low, high)
+        leaves = rng.random() < flight
+        share = rng.random()
+        for person in unit:
+            person.flight = flight
+            person.leaves = leaves and person.departed is None
+            person.leave_share = share
+
     def _lapse(self, unit: list[Person]) -> None:
         """About one unit in ten stopped coming: no visit for over a year, nothing booked."""
         rng = self.rng
-        if rng.random() >= 0.1 or unit[0].departed is not None:
+        chance = LAPSE_BASE + LAPSE_PER_FLIGHT * unit[0].flight
+        if rng.random() >= chance or unit[0].departed is not None:
             return
         latest_start = max(person.first_visit for person in unit)
         hi = self.today - 420

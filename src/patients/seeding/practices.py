@@ -5,6 +5,9 @@ makes every practice reproducible on its own, whichever process builds it. Build
 is pure Python (``build``); writing them (``writer``) happens in the main process, one
 transaction per practice, so memory stays bounded by a few practices. With ``workers``
 the building moves to other processes and overlaps with the writing.
+
+Patients' hidden propensity to leave, and who leaves in the year after the seed, are never
+written; ``truth`` rebuilds them for benchmarks from what each practice's audit event says.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from core.models import OpeningPeriod, Organisation, Practice
 from core.services import audit_record
 from patients.seeding import data
 from patients.seeding.build import Blueprint, PracticePlan, practice_rng
+from patients.seeding.feedback import feedback_seed
 from patients.seeding.worker import Task, build, setup
 from patients.seeding.writer import RowWriter, blueprint_write
 from patients.services import patient_figures_refresh
@@ -104,6 +108,7 @@ def seed_practices(
     seed: int | str,
     organisations: int = 1,
     workers: int = 0,
+    surveys: bool = False,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
 ) -> SeedResult:
@@ -111,7 +116,9 @@ def seed_practices(
     ``patients`` patients and ``years`` of appointment history up to ``now`` plus what is
     booked ahead. The same seed (and day) gives the same people and appointments.
 
-    ``workers`` processes build practices while this one writes (0: build here too)."""
+    ``workers`` processes build practices while this one writes (0: build here too).
+    ``surveys`` adds a year of post-visit survey answers, as in the demo (about three times
+    slower: they go through the ORM and the text analysis)."""
     if min(practices, patients, years, organisations) < 1:
         raise ValueError("practices, patients, years and organisations must be at least 1")
     if organisations > practices:
@@ -145,12 +152,26 @@ def seed_practices(
             practice = practice_create_seeded(organisation=group, plan=blueprint.plan, slug=slug)
             written = blueprint_write(blueprint, practice=practice, writer=writer)
             patient_figures_refresh(practices=[practice])
+            # Enough to rebuild the practice's hidden truth (``truth.seed_truth_of``).
+            detail = {
+                "seed": seed,
+                "practice": index,
+                "patients": written.patients,
+                "years": years,
+                "now": now.isoformat(),
+            }
+            if surveys:
+                flights = dict(zip(blueprint.patient_refs, blueprint.flights, strict=True))
+                seeded = feedback_seed(
+                    practice=practice, now=now, seed=f"seed:{seed}:{index}", flights=flights
+                )
+                detail.update(seeded.as_detail())
             audit_record(
                 action="import",
                 object_type="seed",
                 practice=practice,
                 actor_label="rapport seed",
-                detail={"seed": seed, "practice": index, "patients": written.patients},
+                detail=detail,
             )
         result.practices.append(practice)
         result.patients += written.patients

@@ -4,6 +4,12 @@ Rows are tuples ``(starts_at, patient ref, staff ref, duration_minutes, kind, st
 refs are positions in the practice's people and staff lists, turned into ids when the rows
 are written, and external ids are given in time order once all are planned. Values are
 text the database parses (see ``writer``).
+
+A restless patient (high hidden ``flight``, see ``people``) drifts over the last ~18
+months: more cancellations and no-shows than in their own earlier years, fewer re-booked,
+recalls stretching beyond their rhythm, and less often the next recall in the book. The
+planner never looks at whether a person leaves: the day they do is chosen afterwards,
+after their last booking (``people.leave_days``).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import random
 from itertools import accumulate
 
 from patients.seeding.calendar import PracticeCalendar
-from patients.seeding.people import EXAM_EVERY, Person
+from patients.seeding.people import DRIFT_DAYS, EXAM_EVERY, Person, drift
 
 DENTIST, HYGIENIST = "dentist", "hygienist"
 # kind: (minutes, who, lowest fee, highest fee), fees in whole dollars, steps of $5.
@@ -47,8 +53,15 @@ TREATMENT_WEIGHTS = tuple(accumulate((48, 12, 6, 6, 3, 4, 4, 10, 7)))
 VIP_TREATMENT_WEIGHTS = tuple(accumulate((30, 30, 10, 4, 12, 6, 4, 2, 2)))
 
 COMPLETED, SCHEDULED, CANCELLED, NO_SHOW = "completed", "scheduled", "cancelled", "no_show"
-CANCEL_RATE, NO_SHOW_RATE = 0.085, 0.043  # ~8% and ~4% once re-booked visits are counted
+# ~8% and ~4% once re-booked visits are counted, and the restless patients' drift.
+CANCEL_RATE, NO_SHOW_RATE = 0.078, 0.04
 REBOOK_RATE = 0.7
+BOOKED_AHEAD = 0.98  # active patients with their next recall in the book
+# How the drift (``people.drift``: 0 .. flight, 0.45 to 0.8 for the most restless today)
+# changes a visit: cancellations and no-shows times 1 + 4 x drift; re-booking a missed
+# recall times 1 - drift; the next recall stretched by up to 2.4 x drift of the interval
+# (1.2 x on average); booking ahead times 1 - 0.8 x drift.
+DRIFT_MISSED, DRIFT_STRETCH, DRIFT_BOOKING = 4.0, 2.4, 0.8
 
 
 class VisitPlanner:
@@ -79,11 +92,16 @@ class VisitPlanner:
         self.rows: list[tuple] = []
         self.today_count = 0
 
-    def past_status(self) -> str:
+    def past_status(self, pressure: float = 0.0) -> str:
+        """How a past visit went, ``pressure`` being the patient's drift that day."""
         draw = self.random()
-        if draw < CANCEL_RATE:
+        scale = 1.0 + DRIFT_MISSED * pressure
+        if draw < CANCEL_RATE * scale:
             return CANCELLED
-        return NO_SHOW if draw < CANCEL_RATE + NO_SHOW_RATE else COMPLETED
+        return NO_SHOW if draw < (CANCEL_RATE + NO_SHOW_RATE) * scale else COMPLETED
+
+    def pressure(self, person: Person, ordinal: int) -> float:
+        return drift(person.flight, self.today - ordinal)
 
     def add(
         self,
@@ -111,6 +129,8 @@ class VisitPlanner:
         if ordinal > today:
             if status is None:
                 status = SCHEDULED
+            if ordinal > person.booked_until:
+                person.booked_until = ordinal
         elif ordinal == today:
             self.today_count += 1
             if minute >= self.now_minute:
@@ -147,8 +167,12 @@ class VisitPlanner:
         exam_every = EXAM_EVERY[interval]
         end = person.stop if person.stop is not None else today
         first = person.first_visit
+        flight = person.flight
+        drifting = today - DRIFT_DAYS  # from this day on, behaviour drifts with ``flight``
         if first >= self.window_start:
-            self.add(person, first, "New patient exam", self.past_status())
+            self.add(
+                person, first, "New patient exam", self.past_status(drift(flight, today - first))
+            )
             due = first + 7 + int(random() * 22)
             visits = 1
         else:
@@ -158,19 +182,25 @@ class VisitPlanner:
             due = calendar.spread(due)
             if due >= end:
                 break
-            status = self.past_status()
+            pressure = flight * (due - drifting) / DRIFT_DAYS if due > drifting else 0.0
+            status = self.past_status(pressure)
             exam = visits % exam_every == 0
             self._visit(person, due, hygiene, exam, status)
-            if status != COMPLETED and random() < REBOOK_RATE:
+            if status != COMPLETED and random() < REBOOK_RATE * (1.0 - pressure):
                 due = calendar.spread(due + 5 + int(random() * 21))
                 if due >= end:
                     break
                 self._visit(person, due, hygiene, exam, COMPLETED)
             visits += 1
-            due += interval - 10 + int(random() * 31)
+            step = interval - 10 + int(random() * 31)
+            if pressure:
+                step += int(step * DRIFT_STRETCH * pressure * random())
+            due += step
         active = person.stop is None
-        if active and random() < 0.9:
-            # ``due`` is today or later here: the next recall, already in the book.
+        booked = random() < BOOKED_AHEAD * (1.0 - DRIFT_BOOKING * flight)
+        # ``due`` is today or later here: the next recall, already in the book unless it
+        # has stretched far beyond the rhythm (or a year ahead: nobody books that far).
+        if active and booked and due - today <= min(interval + 30, 364):
             self._visit(person, due, hygiene, visits % exam_every == 0, SCHEDULED)
         self._treatments(person, max(first, self.window_start), end)
         if active and random() < 0.06:
@@ -191,7 +221,7 @@ class VisitPlanner:
 
     def _treatment(self, person: Person, day: int, kind: str) -> None:
         rng = self.rng
-        status = self.past_status() if day < self.today else None
+        status = self.past_status(self.pressure(person, day)) if day < self.today else None
         self.add(person, day, kind, status)
         if kind == "Crown" and status in (None, COMPLETED):
             seat = self.calendar.next_open(day + rng.randint(14, 21))

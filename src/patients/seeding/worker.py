@@ -26,14 +26,19 @@ def setup() -> None:
     django.setup()
 
 
-def build(task: Task):
-    """The practice's ``Blueprint``: the same rows in any process, for the same task."""
+def practice_build(task: Task):
+    """The practice's ``PracticeBuild``, its people drawn and no visit planned yet."""
     from patients.seeding.build import PracticeBuild, plan_practice, practice_rng
 
     rng = practice_rng(task.seed, task.index)
     plan = plan_practice(rng)
-    practice = PracticeBuild(
+    return PracticeBuild(
         rng, plan, patients=task.patients, years=task.years, now=task.now, aware=task.aware
     )
+
+
+def build(task: Task):
+    """The practice's ``Blueprint``: the same rows in any process, for the same task."""
+    practice = practice_build(task)
     practice.plan_visits()
     return practice.blueprint()

@@ -49,6 +49,11 @@ class Command(BaseCommand):
             help="processes building practices while this one writes (default: one per spare"
             " CPU, at most 4; 0 builds in this process)",
         )
+        parser.add_argument(
+            "--surveys",
+            action="store_true",
+            help="also a year of post-visit survey answers, as in the demo (about 3x slower)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
     def handle(self, *args, **options) -> None:
@@ -67,6 +72,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 organisations=options["organisations"],
                 workers=max(0, workers),
+                surveys=options["surveys"],
                 progress=progress,
             )
         self.stdout.write(result.summary())
