@@ -72,7 +72,7 @@ RULES: dict[str, Rule] = {
         Rule(
             "passive",
             "Last survey score 7–8",
-            8,
+            5,
             "f.last_nps IN (7, 8)",
             lambda r: r.last_nps in (7, 8),
             lambda r: f"lukewarm last survey score {r.last_nps}/10",
@@ -117,7 +117,7 @@ RULES: dict[str, Rule] = {
         Rule(
             "missing_visits",
             "More cancellations and no-shows than before",
-            15,
+            20,
             "f.missed_recent >= 2 AND f.booked_recent > 0 AND f.missed_recent * 1.0 / "
             "f.booked_recent > 2.0 * (CASE WHEN f.booked_before > 0 THEN f.missed_before * 1.0 / "
             "f.booked_before ELSE 0 END) + 0.05",
@@ -131,7 +131,7 @@ RULES: dict[str, Rule] = {
         Rule(
             "nothing_booked",
             "No future appointment",
-            10,
+            30,
             "f.visits > 0 AND NOT f.has_future_visit",
             lambda r: r.visits > 0 and not r.has_future_visit,
             lambda r: "no appointment booked",

@@ -8,6 +8,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from loyalty.models import PatientScore
+from loyalty.rules import RULES
 from loyalty.tests.factories import NOW, appointment, nps_answer
 from patients.models import Patient
 from patients.tests.factories import PatientFactory
@@ -91,5 +92,6 @@ def test_an_import_rescores_the_practice(tmp_path, practice, sister_patient):
 
     row = PatientScore.objects.get(patient=patient)
     assert (row.visits, row.missed_recent, row.booked_recent, row.scored_at) == (1, 2, 2, NOW)
-    assert row.risk == 15 + 10 + 20  # missing visits, nothing booked, overdue
+    fired = ("missing_visits", "nothing_booked", "overdue")
+    assert row.risk == sum(RULES[name].points for name in fired)
     assert not PatientScore.objects.filter(patient=sister_patient).exists()

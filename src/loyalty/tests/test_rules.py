@@ -147,7 +147,7 @@ def test_falling_score_fires_on_a_fall_of_two_not_one(someone, practice):
     row = score(someone)
     assert (row.previous_nps, row.last_nps) == (10, 8)
     assert fired(row) == {"falling_score", "passive"}
-    assert row.risk == 15 + 8
+    assert row.risk == RULES["falling_score"].points + RULES["passive"].points
     assert reasons_for(row, {}) == [
         "score fell from 10 to 8 in April",
         "lukewarm last survey score 8/10",
@@ -402,7 +402,7 @@ def test_a_departed_patient_has_no_row(practice):
 
 def test_a_row_disappears_when_the_patient_departs(someone, practice):
     visits(someone, 400)
-    assert score(someone).risk == 10 + 20  # nothing booked, overdue
+    assert score(someone).risk == RULES["nothing_booked"].points + RULES["overdue"].points
 
     Patient.objects.filter(pk=someone.pk).update(
         status=Patient.Status.DEPARTED, departed_at=days_ago(1)
