@@ -53,6 +53,8 @@ class PatientScore(models.Model):
 
     patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="loyalty")
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    # When the figures last changed: a nightly run leaves an unchanged row alone, so the
+    # day counts below are as of this moment.
     scored_at = models.DateTimeField()
     # Value
     tenure_days = models.IntegerField(null=True)

@@ -26,6 +26,13 @@ def _month(row) -> str:
     return timezone.localtime(row.last_nps_at).strftime("%B") if row.last_nps_at else ""
 
 
+def _days_since_visit_now(row) -> int:
+    """Days since the last visit today: a row unchanged for a while holds them as of then."""
+    scored_at = getattr(row, "scored_at", None)
+    later = (timezone.now() - scored_at).days if scored_at else 0
+    return row.days_since_visit + max(0, later)
+
+
 def _missed_more(row) -> bool:
     if row.missed_recent < 2 or not row.booked_recent:
         return False
@@ -146,7 +153,7 @@ RULES: dict[str, Rule] = {
             f"THEN f.rhythm_days ELSE {DEFAULT_RHYTHM_DAYS} END) * 3",
             _gap,
             lambda r: (
-                f"{r.days_since_visit // 30} months since the last visit; usually every "
+                f"{_days_since_visit_now(r) // 30} months since the last visit; usually every "
                 f"{rhythm_of(r) // 30}"
             ),
             "personal check-in call by the dentist",

@@ -45,9 +45,9 @@ FACTS = [
     "distance_mentions",
 ]
 RESULTS = ["risk", "value", "priority"]
-# Enough practices per statement to stay set-based, few enough to keep each transaction
-# short and to show progress at group scale.
-PRACTICES_PER_STATEMENT = 50
+# Enough practices per batch for the aggregates to scan tables rather than hop through
+# indexes, few enough to keep each transaction bounded and to show progress at group scale.
+PRACTICES_PER_STATEMENT = 250
 COLUMNS = ["patient_id", "practice_id", "scored_at", *FACTS, *RESULTS]
 
 
@@ -205,27 +205,85 @@ def _value_sql() -> str:
     )
 
 
-def _statement(points: dict[str, int], practices: str, scope: str) -> str:
+# Facts that grow by themselves every day. A row whose other facts and results are unchanged
+# is left as it is, with these as of its ``scored_at``: it stays consistent (the rules give
+# the same risk from it) and a nightly run writes only the patients whose score moved.
+AGEING = {"tenure_days", "days_since_visit"}
+# Each batch's scores first land in a temporary table of the connection, so that only the
+# changed rows are then written: an upsert would lock (and so write) every row it meets.
+BATCH_TABLE = "loyalty_batch"
+
+
+def _distinct() -> str:
+    return "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+
+
+def _scored_select(points: dict[str, int], practices: str, scope: str) -> str:
+    """Every active patient in scope with their facts, risk, value and priority."""
     facts = ", ".join(f"g.{name}" for name in FACTS)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in COLUMNS if name != "patient_id")
     return f"""
-    INSERT INTO {PatientScore._meta.db_table} ({", ".join(COLUMNS)})
-    SELECT g.patient_id, g.practice_id, %(now)s, {facts}, g.risk, g.value,
-      g.risk * g.value / 100
+    SELECT g.patient_id, g.practice_id, {_timestamp("now")} AS scored_at, {facts},
+      g.risk, g.value, g.risk * g.value / 100 AS priority
     FROM (
       SELECT f.*, {_risk_sql(points)} AS risk, {_value_sql()} AS value
       FROM ({_facts_sql(practices, scope)}) f
     ) g
-    WHERE 1 = 1
-    ON CONFLICT (patient_id) DO UPDATE SET {updates}
     """  # noqa: S608
 
 
-def _snapshot_statement(practices: str, scope: str) -> str:
+def _write_changed() -> list[str]:
+    """Statements that write the batch's rows that changed, and its new patients.
+
+    PostgreSQL does both in one ``MERGE`` pass; SQLite (no MERGE) in an ``UPDATE … FROM``
+    and an ``INSERT`` of the patients not scored before.
+    """
+    table = PatientScore._meta.db_table
+    columns = [name for name in COLUMNS if name != "patient_id"]
+    compared = [name for name in [*FACTS, *RESULTS] if name not in AGEING]
+    current = ", ".join(f"{table}.{name}" for name in compared)
+    incoming = ", ".join(f"b.{name}" for name in compared)
+    changed = f"({current}) {_distinct()} ({incoming})"
+    assignments = ", ".join(f"{name} = b.{name}" for name in columns)
+    values = ", ".join(f"b.{name}" for name in COLUMNS)
+    if connection.vendor == "postgresql":
+        return [
+            f"""
+            MERGE INTO {table} USING {BATCH_TABLE} b ON {table}.patient_id = b.patient_id
+            WHEN MATCHED AND {changed} THEN UPDATE SET {assignments}
+            WHEN NOT MATCHED THEN INSERT ({", ".join(COLUMNS)}) VALUES ({values})
+            """  # noqa: S608
+        ]
+    return [
+        f"""
+        UPDATE {table} SET {assignments} FROM {BATCH_TABLE} b
+        WHERE {table}.patient_id = b.patient_id AND {changed}
+        """,  # noqa: S608
+        f"""
+        INSERT INTO {table} ({", ".join(COLUMNS)}) SELECT {values} FROM {BATCH_TABLE} b
+        WHERE NOT EXISTS (SELECT 1 FROM {table} s WHERE s.patient_id = b.patient_id)
+        """,  # noqa: S608
+    ]
+
+
+def _forget_departed(practices: str, scope: str) -> str:
+    """Rows of the batch's practices whose patient was not scored: departed since."""
+    table = PatientScore._meta.db_table
     return f"""
-    INSERT INTO {ScoreSnapshot._meta.db_table} (patient_id, month, risk, value, priority)
+    DELETE FROM {table} WHERE practice_id IN {practices}
+      {scope.replace("p.id", "patient_id")}
+      AND NOT EXISTS (SELECT 1 FROM {BATCH_TABLE} b WHERE b.patient_id = {table}.patient_id)
+    """  # noqa: S608
+
+
+def _snapshot_changed(practices: str, scope: str) -> str:
+    """This month's snapshot of every row this run wrote (scored_at = now): an unchanged
+    score keeps the snapshot it had, and the trend carries it forward."""
+    table = ScoreSnapshot._meta.db_table
+    return f"""
+    INSERT INTO {table} (patient_id, month, risk, value, priority)
     SELECT patient_id, %(month)s, risk, value, priority FROM {PatientScore._meta.db_table}
-    WHERE practice_id IN {practices} {scope.replace("p.id", "patient_id")}
+    WHERE practice_id IN {practices} AND scored_at = %(now)s
+      {scope.replace("p.id", "patient_id")}
     ON CONFLICT (patient_id, month) DO UPDATE SET
       risk = excluded.risk, value = excluded.value, priority = excluded.priority
     """  # noqa: S608
@@ -274,35 +332,36 @@ def scores_compute(
         points = points_for(_weights(organisation_id))
         for start in range(0, len(practice_ids), batch):
             chunk = practice_ids[start : start + batch]
-            scored += _score_batch(points, chunk, ids, scope, params)
+            scored += _score_batch(points, chunk, scope, params)
             if progress:
                 progress(len(chunk))
     return scored
 
 
 @transaction.atomic
-def _score_batch(
-    points: dict[str, int], chunk: list[int], ids: list[int] | None, scope: str, params: dict
-) -> int:
+def _score_batch(points: dict[str, int], chunk: list[int], scope: str, params: dict) -> int:
     practices = _ids(chunk)
     with connection.cursor() as cursor:
-        cursor.execute(_statement(points, practices, scope), params)
-        scored = cursor.rowcount
-        # Before the snapshots, which copy every row left: none for a departed patient.
-        _forget_departed(chunk, ids)
-        cursor.execute(_snapshot_statement(practices, scope), params)
+        if connection.vendor == "postgresql":
+            # The grouped aggregates of a batch fit in memory instead of spilling to disk.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+        cursor.execute(f"DROP TABLE IF EXISTS {BATCH_TABLE}")
+        select = _scored_select(points, practices, scope)
+        cursor.execute(f"CREATE TEMPORARY TABLE {BATCH_TABLE} AS {select}", params)
+        # An index and statistics, so the joins below look patients up rather than scan.
+        cursor.execute(f"CREATE INDEX {BATCH_TABLE}_patient ON {BATCH_TABLE} (patient_id)")
+        cursor.execute(f"ANALYZE {BATCH_TABLE}")
+        cursor.execute(f"SELECT COUNT(*) FROM {BATCH_TABLE}")  # noqa: S608
+        scored = cursor.fetchone()[0]
+        for statement in _write_changed():
+            cursor.execute(statement)
+        # Before the snapshots: a departed patient keeps no row to copy.
+        cursor.execute(_forget_departed(practices, scope))
+        cursor.execute(f"DROP TABLE {BATCH_TABLE}")
+        cursor.execute(_snapshot_changed(practices, scope), params)
     return scored
 
 
 def _weights(organisation_id: int) -> dict[str, int]:
     policy = LoyaltyPolicy.objects.filter(organisation_id=organisation_id).first()
     return policy.weights if policy else {}
-
-
-def _forget_departed(practice_ids: list[int], ids: list[int] | None) -> None:
-    leftover = PatientScore.objects.filter(practice_id__in=practice_ids).exclude(
-        patient__status=Patient.Status.ACTIVE
-    )
-    if ids is not None:
-        leftover = leftover.filter(patient_id__in=ids)
-    leftover.delete()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from core.models import Practice
 from core.selectors import CASE_ROLES, practices_where_role
@@ -51,12 +52,39 @@ def at_risk(*, user, practice: Practice, min_risk: int) -> QuerySet[PatientScore
 
 
 def patient_loyalty(*, user, patient) -> tuple[PatientScore | None, list[ScoreSnapshot]]:
+    """The patient's score and its trend: one point a month for the last twelve."""
     if not can_see_loyalty(user, patient.practice):
         return None, []
     score = PatientScore.objects.filter(patient=patient).first()
-    since = dt.date.today().replace(day=1) - dt.timedelta(days=365)
-    trend = list(ScoreSnapshot.objects.filter(patient=patient, month__gte=since))
-    return score, trend
+    today = timezone.now().astimezone(patient.practice.zone).date()
+    return score, monthly_trend(ScoreSnapshot.objects.filter(patient=patient), today=today)
+
+
+def monthly_trend(snapshots, *, today: dt.date, months: int = 12) -> list[ScoreSnapshot]:
+    """A snapshot is written only in months the score changed: carry each one forward."""
+    known = sorted(snapshots, key=lambda snapshot: snapshot.month)
+    if not known:
+        return []
+    month = today.replace(day=1)
+    wanted = []
+    for _ in range(months + 1):
+        wanted.append(month)
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    trend, latest, index = [], None, 0
+    for month in reversed(wanted):
+        while index < len(known) and known[index].month <= month:
+            latest, index = known[index], index + 1
+        if latest is not None:
+            trend.append(
+                ScoreSnapshot(
+                    patient_id=latest.patient_id,
+                    month=month,
+                    risk=latest.risk,
+                    value=latest.value,
+                    priority=latest.priority,
+                )
+            )
+    return trend
 
 
 def check_ins(*, user, practice: Practice) -> QuerySet[CheckIn]:

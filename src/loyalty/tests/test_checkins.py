@@ -260,8 +260,8 @@ def test_those_who_act_see_maple_s_loyalty(request, practice, maple_loyalty, who
     assert (row.patient, row.has_open_check_in) == (maple_loyalty, True)
     found, trend = selectors.patient_loyalty(user=user, patient=maple_loyalty)
     assert found == row
-    assert trend == list(ScoreSnapshot.objects.filter(patient=maple_loyalty))
-    assert len(trend) == 1
+    [snapshot] = ScoreSnapshot.objects.filter(patient=maple_loyalty)
+    assert [(point.month, point.risk) for point in trend][0] == (snapshot.month, snapshot.risk)
     [open_check_in] = selectors.check_ins(user=user, practice=practice)
     assert open_check_in.patient == maple_loyalty
 

@@ -6,10 +6,12 @@ Every test builds a history with the services and factories, scores the practice
 (``no_auto_cases``), so each test sees one rule at a time.
 """
 
+import datetime as dt
 import itertools
 import random
 
 import pytest
+import time_machine
 from django.db import connection
 
 from loyalty.models import PatientScore, ScoreSnapshot
@@ -18,6 +20,7 @@ from loyalty.scoring import _risk_sql
 from loyalty.tests.factories import (
     CANCELLED,
     NO_SHOW,
+    NOW,
     SCHEDULED,
     appointment,
     case,
@@ -53,7 +56,9 @@ def someone(practice):
 def assert_only(row: PatientScore, name: str, reason: str) -> None:
     assert fired(row) == {name}
     assert row.risk == RULES[name].points
-    assert reasons_for(row, {}) == [reason]
+    # Read on the day it was scored: day counts in reasons move on with the calendar.
+    with time_machine.travel(row.scored_at, tick=False):
+        assert reasons_for(row, {}) == [reason]
     assert suggested_action(row, {}) == RULES[name].action
 
 
@@ -475,3 +480,16 @@ def test_each_rule_condition_agrees_in_sql_and_python(practice):
             if in_sql[pk] != risk_of(row, points)
         ]
         assert mismatches == []
+
+
+def test_an_unchanged_row_reads_its_gap_as_of_today(someone):
+    visits(someone, 700, 600, 500)
+    row = score(someone)
+    # A month on nothing has changed but the calendar: the row is not rewritten, and its
+    # reason reads the gap as of today.
+    later = NOW + dt.timedelta(days=31)
+    score(someone, now=later)
+    row = PatientScore.objects.get(pk=row.pk)
+    assert (row.scored_at, row.days_since_visit) == (NOW, 500)
+    with time_machine.travel(later, tick=False):
+        assert "17 months since the last visit; usually every 3" in reasons_for(row, {})

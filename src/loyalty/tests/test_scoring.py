@@ -13,6 +13,7 @@ from feedback.services import feedback_item_create, surveys_ensure_defaults
 from loyalty.models import LoyaltyPolicy, PatientScore, ScoreSnapshot
 from loyalty.rules import RULES, points_for, reasons_for, risk_of
 from loyalty.scoring import FACTS, scores_compute
+from loyalty.selectors import monthly_trend
 from loyalty.tests.factories import (
     NO_SHOW,
     NOW,
@@ -286,7 +287,7 @@ def test_dana_with_no_risk_has_no_priority(patient):
 # --- Idempotency and scope --------------------------------------------------------------------
 
 
-def test_scoring_twice_gives_the_same_rows_and_one_snapshot_a_month(patient, practice):
+def test_scoring_again_writes_only_what_changed(patient, practice):
     visits(patient, 400, 200)
     nps_answer(patient, 5, days=30)
     second = PatientFactory(practice=practice)
@@ -307,6 +308,17 @@ def test_scoring_twice_gives_the_same_rows_and_one_snapshot_a_month(patient, pra
         first[patient.pk]["value"],
     )
 
+    # A month on, an unchanged score writes no new snapshot: the trend carries April on.
+    scores_compute(practices=[practice], now=NOW + dt.timedelta(days=30))
+    assert rows()[patient.pk] == first[patient.pk]
+    months = ScoreSnapshot.objects.filter(patient=patient).values_list("month", flat=True)
+    assert list(months) == [dt.date(2026, 4, 1)]
+    trend = monthly_trend(ScoreSnapshot.objects.filter(patient=patient), today=dt.date(2026, 6, 3))
+    assert [(point.month, point.risk) for point in trend] == [
+        (dt.date(2026, month, 1), first[patient.pk]["risk"]) for month in (4, 5, 6)
+    ]
+    # A new answer changes the score: the row is rewritten and May gets its own snapshot.
+    nps_answer(patient, 10, days=-25)
     scores_compute(practices=[practice], now=NOW + dt.timedelta(days=30))
     months = ScoreSnapshot.objects.filter(patient=patient).values_list("month", flat=True)
     assert list(months) == [dt.date(2026, 4, 1), dt.date(2026, 5, 1)]
