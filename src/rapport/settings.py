@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "feedback",
     "recovery",
     "loyalty",
+    "records",
 ]
 
 MIDDLEWARE = [
