@@ -65,6 +65,7 @@ VARIABLES = {
     "provider_name": "dentist or hygienist seen",
     "survey_title": "title of the survey the link opens",
     "staff_name": "name of the team member writing",
+    "due_date": "the date a request will be answered by, at the latest",
 }
 _VALUE_TYPES = (str, bool, int, dt.date)
 MAX_SUBJECT_CHARS = 200
@@ -173,6 +174,21 @@ DEFAULT_TEMPLATES.update(
             "We will check in with you in a week to make sure it has been put right.\n\n"
             "With my apologies,\n{{ staff_name }}\n{{ practice_name }}"
             "{% if practice_phone %} · {{ practice_phone }}{% endif %}\n",
+        ),
+        ("records_acknowledgement", Channel.EMAIL): (
+            "We have your records request, {{ recipient_first_name }}",
+            "Dear {{ recipient_first_name }},\n\n"
+            "Thank you for your request for "
+            "{% if is_for_dependant %}{{ patient_first_name }}'s{% else %}your{% endif %} "
+            "records. We have it, and we aim to send them within two working days; at the "
+            "latest you will have them by {{ due_date|date:'F j, Y' }}. There is no charge.\n\n"
+            "If anything is unclear, call us{% if practice_phone %} on {{ practice_phone }}"
+            "{% endif %}.\n\n{{ practice_name }}\n",
+        ),
+        ("records_acknowledgement", Channel.SMS): (
+            "",
+            "{{ practice_name }}: we have your records request, {{ recipient_first_name }}. "
+            "You will have them by {{ due_date|date:'M j' }} at the latest, free of charge.",
         ),
         ("case_apology", Channel.SMS): (
             "",
