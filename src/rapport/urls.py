@@ -15,6 +15,7 @@ urlpatterns = [
     path("messages/", include("messaging.urls")),
     path("recovery/", include("recovery.urls")),
     path("loyalty/", include("loyalty.urls")),
+    path("", include("records.urls")),
     path("admin/", admin.site.urls),
 ]
 

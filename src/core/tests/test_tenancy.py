@@ -24,6 +24,7 @@ PUBLIC = {
     "feedback:survey-thanks",
     "feedback:talk-to-us",
     "feedback:unsubscribe",
+    "records:download",
 }
 # No object, but only managers and group admins may open them.
 MANAGER_ONLY = {"messaging:undeliverable"}
