@@ -16,6 +16,7 @@ from messaging.selectors import messages_for_patient
 from patients import selectors
 from patients.forms import ProfileForm
 from patients.services import PatientError, patient_profile_update
+from records.selectors import patient_requests
 from recovery.selectors import can_work_cases, patient_cases, pending_alerts
 
 PAGE_SIZE = 50
@@ -65,6 +66,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "referrals": patient.referrals.order_by("first_name")[:20],
         "feedback": patient_feedback(patient),
         "patient_messages": messages_for_patient(patient)[:50],
+        "records_requests": patient_requests(user=request.user, patient=patient)[:10],
     }
     return render(request, "patients/patient_detail.html", context)
 

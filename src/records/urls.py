@@ -6,4 +6,10 @@ app_name = "records"
 urlpatterns = [
     # Public: a signed, expiring token, never patient data in the address.
     path("r/<str:token>/", views.download, name="download"),
+    path("records/", views.request_list, name="request-list"),
+    path("records/new/<int:patient_pk>/", views.request_new, name="request-new"),
+    path("records/<int:pk>/", views.request_detail, name="request-detail"),
+    path("records/<int:pk>/fulfil/", views.request_fulfil, name="request-fulfil"),
+    path("records/<int:pk>/extend/", views.request_extend, name="request-extend"),
+    path("records/<int:pk>/fee/", views.request_fee, name="request-fee"),
 ]

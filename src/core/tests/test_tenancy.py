@@ -38,10 +38,15 @@ NO_OBJECT = {
     "feedback:staff-note",
     "feedback:reply-check",
     "feedback:talk-poster",
+    "records:request-list",
 }
 FEEDBACK_ITEM_ROUTES = {"feedback:item-status"}
 # Named URLs that act on one object: the fixture that owns the object.
-PATIENT_ROUTES = {"patients:patient-detail", "patients:patient-profile-edit"}
+PATIENT_ROUTES = {
+    "patients:patient-detail",
+    "patients:patient-profile-edit",
+    "records:request-new",
+}
 POST_ONLY = {"core:practice-switch"}
 # No object; dentists, hygienists, managers and group admins work recovery cases.
 CASE_WORKER_ONLY = {"recovery:case-inbox", "recovery:case-new", "loyalty:at-risk"}
@@ -63,6 +68,13 @@ GESTURE_ROUTES = {"recovery:gesture-decide"}
 # POST-only routes on one patient, and on one loyalty check-in.
 PATIENT_POST_ROUTES = {"loyalty:checkin-plan"}
 CHECK_IN_ROUTES = {"loyalty:checkin-complete"}
+# Named URLs that act on one records request.
+RECORDS_REQUEST_ROUTES = {
+    "records:request-detail",
+    "records:request-fulfil",
+    "records:request-extend",
+    "records:request-fee",
+}
 ALERT_ROUTES = {"recovery:alert-done"}
 ROLES = ["front_desk", "clinician", "manager", "director"]
 
@@ -101,6 +113,7 @@ def test_every_route_is_declared():
         | ALERT_ROUTES
         | PATIENT_POST_ROUTES
         | CHECK_IN_ROUTES
+        | RECORDS_REQUEST_ROUTES
     )
     admin_names = {name for name, _ in _admin_object_routes()}
     undeclared = {
@@ -167,7 +180,14 @@ def _objects_of(practice_fixture, request):
         due_on=timezone.now().astimezone(practice.zone).date(),
         user=staff,
     )
+    from records.models import RecordsRequest
+    from records.services import records_request_log
+
+    records_request = records_request_log(
+        patient=appointment.patient, channel="phone", user=staff, send_to_email="a@example.com"
+    )
     return {
+        RecordsRequest: records_request,
         CheckIn: check_in,
         RecoveryCase: case,
         Gesture: gesture,
@@ -211,6 +231,7 @@ def test_no_role_reaches_another_practices_objects(client, request, role, foreig
     assert item.status == "new"
     _assert_recovery_routes_refuse(client, objects)
     _assert_loyalty_routes_refuse(client, objects, patient)
+    _assert_records_routes_refuse(client, objects)
     for name, model in _admin_object_routes():
         response = client.get(reverse(name, args=[objects[model].pk]))
         assert response.status_code in (302, 403, 404), name
@@ -254,6 +275,18 @@ def _assert_recovery_routes_refuse(client, objects):
         0,
     )
     assert gesture.status == "pending" and alert.done_at is None
+
+
+def _assert_records_routes_refuse(client, objects):
+    """Another practice's records request: 404 on every route, nothing sent or changed."""
+    records_request = next(o for m, o in objects.items() if m.__name__ == "RecordsRequest")
+    for name in RECORDS_REQUEST_ROUTES:
+        for method in (client.get, client.post):
+            response = method(reverse(name, args=[records_request.pk]), {"notice": "x", "fee": "0"})
+            assert response.status_code in (404, 405), (name, method)
+            assert OTHER_CANARY not in response.content.decode(), name
+    records_request.refresh_from_db()
+    assert (records_request.status, records_request.extended_to) == ("received", None)
 
 
 def _assert_loyalty_routes_refuse(client, objects, patient):
