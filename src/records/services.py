@@ -67,12 +67,14 @@ def records_request_log(
     send_copy_to: str = "",
     representative_name: str = "",
     representative_relation: str = "",
+    now: dt.datetime | None = None,
 ) -> RecordsRequest:
     """Record a request, compute its legal deadline, and acknowledge it the same day."""
     if channel not in RecordsRequest.Channel.values:
         raise RecordsError("How did the request arrive?")
-    received_at = received_at or timezone.now()
-    if received_at > timezone.now() + dt.timedelta(minutes=5):
+    now = now or timezone.now()
+    received_at = received_at or now
+    if received_at > now + dt.timedelta(minutes=5):
         raise RecordsError("A request cannot be received in the future.")
     for name, value in (("Name", representative_name), ("Relation", representative_relation)):
         if "\x00" in value or len(value) > 120:
@@ -99,11 +101,11 @@ def records_request_log(
     _audit(
         records_request, "create", user=user, channel=channel, due_on=str(records_request.due_on)
     )
-    _acknowledge(records_request, user=user)
+    _acknowledge(records_request, user=user, now=now)
     return records_request
 
 
-def _acknowledge(records_request: RecordsRequest, *, user) -> None:
+def _acknowledge(records_request: RecordsRequest, *, user, now: dt.datetime) -> None:
     from messaging.services import message_enqueue_for_patient
 
     message = message_enqueue_for_patient(
@@ -114,7 +116,7 @@ def _acknowledge(records_request: RecordsRequest, *, user) -> None:
         user=user,
     )
     if message is not None:
-        records_request.acknowledged_at = timezone.now()
+        records_request.acknowledged_at = now
         records_request.save(update_fields=["acknowledged_at"])
 
 

@@ -63,3 +63,15 @@ def test_dentist_sees_danas_score_reasons_and_trend(client, demo, dana):
     # Snapshots only in months her score moved; the chart carries them over a year.
     assert 2 <= ScoreSnapshot.objects.filter(patient=dana).count() <= 13
     assert 'id="loyalty-chart-data"' in page and "Risk by month" in page
+
+
+@pytest.mark.django_db
+def test_danas_records_request_was_acknowledged_at_once_and_fulfilled(demo, dana):
+    from records.models import RecordsRequest
+
+    request = RecordsRequest.objects.get(patient=dana)
+    assert request.acknowledged_at == request.received_at
+    assert request.status == "fulfilled" and request.fee == 0
+    hours = (request.fulfilled_at - request.received_at).total_seconds() / 3600
+    assert 20 <= hours <= 24  # asked at 10:05, sent at 08:40 the next morning
+    assert request.send_copy_to.endswith("lakesidefamilydental.example")

@@ -30,6 +30,7 @@ from patients.seeding.people import YEAR, Household, Person
 from patients.seeding.visits import CANCELLED, COMPLETED, SCHEDULED
 from patients.seeding.writer import RowWriter, blueprint_write
 from patients.services import patient_figures_refresh
+from records.seeding import records_seed
 from recovery.seeding import recovery_seed
 
 # Printed by ``rapport demo`` next to the logins: a demo database holds no real data.
@@ -150,6 +151,8 @@ def seed_demo(
         recovery = {maple: recovery_seed(practice=maple, now=now, stories=cast)}
         # Last: the scores read everything above, as the nightly job would.
         loyalty_seed(practices=[maple, harbor], now=now)
+        # Story 1: Dana asked for her records three days ago.
+        records_seed(practice=maple, now=now)
         for practice, seeded in feedback.items():
             detail = {"seed": "demo", **seeded.as_detail()}
             if practice in recovery:
