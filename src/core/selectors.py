@@ -64,3 +64,17 @@ def practices_where_role(user: AbstractBaseUser, roles) -> QuerySet[Practice]:
 def managed_practices_for_user(user: AbstractBaseUser) -> QuerySet[Practice]:
     """Practices where the person is a manager or group admin."""
     return practices_where_role(user, MANAGING_ROLES)
+
+
+def practice_staff_users(practice: Practice) -> QuerySet:
+    """Active dentists, hygienists and managers of a practice: who can own a case or a
+    check-in."""
+    from django.contrib.auth import get_user_model
+
+    roles = [Membership.Role.CLINICIAN, Membership.Role.MANAGER]
+    return (
+        get_user_model()
+        .objects.filter(memberships__practice=practice, memberships__role__in=roles, is_active=True)
+        .distinct()
+        .order_by("first_name", "username")
+    )

@@ -47,7 +47,7 @@ FACTS = [
 RESULTS = ["risk", "value", "priority"]
 # Enough practices per batch for the aggregates to scan tables rather than hop through
 # indexes, few enough to keep each transaction bounded and to show progress at group scale.
-PRACTICES_PER_STATEMENT = 250
+PRACTICES_PER_BATCH = 250
 COLUMNS = ["patient_id", "practice_id", "scored_at", *FACTS, *RESULTS]
 
 
@@ -305,7 +305,7 @@ def scores_compute(
     practices: Iterable[Practice] | None = None,
     patient_ids: Iterable[int] | None = None,
     now: dt.datetime | None = None,
-    batch: int = PRACTICES_PER_STATEMENT,
+    batch: int = PRACTICES_PER_BATCH,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Score the active patients of the given practices (all by default); returns how many.

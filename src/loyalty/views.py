@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -11,8 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from core.models import Membership
-from core.selectors import can_manage
+from core.selectors import can_manage, practice_staff_users
 from core.services import audit_record
 from loyalty import selectors
 from loyalty.models import CheckIn
@@ -20,16 +18,6 @@ from loyalty.services import LoyaltyError, checkin_complete, checkin_plan, loyal
 from patients.selectors import get_patient_for_user
 
 PAGE_SIZE = 25
-
-
-def _staff(practice):
-    roles = [Membership.Role.CLINICIAN, Membership.Role.MANAGER]
-    return (
-        get_user_model()
-        .objects.filter(memberships__practice=practice, memberships__role__in=roles, is_active=True)
-        .distinct()
-        .order_by("first_name", "username")
-    )
 
 
 @login_required
@@ -56,7 +44,7 @@ def at_risk(request: HttpRequest) -> HttpResponse:
         "readings": [selectors.read(score, policy.weights) for score in page],
         "check_ins": selectors.check_ins(user=request.user, practice=practice),
         "policy": policy,
-        "staff": _staff(practice),
+        "staff": practice_staff_users(practice),
         "kinds": CheckIn.Kind.choices,
         "outcomes": CheckIn.Outcome.choices,
         "can_plan": can_manage(request.user, practice),
@@ -75,7 +63,7 @@ def _back(request, patient_id: int) -> HttpResponse:
 @require_POST
 def plan_check_in(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for_user(request.user, pk)
-    owner = _staff(patient.practice).filter(pk=request.POST.get("owner") or 0).first()
+    owner = practice_staff_users(patient.practice).filter(pk=request.POST.get("owner") or 0).first()
     try:
         due_on = dt.date.fromisoformat(request.POST.get("due_on", ""))
         if owner is None:

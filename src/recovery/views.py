@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -9,8 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.models import Membership
-from core.selectors import can_manage
+from core.selectors import can_manage, practice_staff_users
 from core.services import audit_record
 from feedback.selectors import get_item_for_user
 from feedback.touchpoints import TOUCHPOINTS
@@ -92,15 +90,7 @@ def _case_context(request, case: RecoveryCase, **extra) -> dict:
 
 
 def _possible_owners(case: RecoveryCase):
-    roles = [Membership.Role.CLINICIAN, Membership.Role.MANAGER]
-    return (
-        get_user_model()
-        .objects.filter(
-            memberships__practice=case.practice, memberships__role__in=roles, is_active=True
-        )
-        .distinct()
-        .order_by("first_name", "username")
-    )
+    return practice_staff_users(case.practice)
 
 
 @login_required

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from fhir.resources.R4B.bundle import Bundle
 
+from core.links import absolute_url
 from feedback.fhir import response_to_questionnaire_response
 from patients.models import Appointment, Patient
 
@@ -25,18 +25,13 @@ STATUS = {
 }
 
 
-def _base_url() -> str:
-    return settings.RAPPORT_BASE_URL.rstrip("/")
-
-
 def _patient_id(patient: Patient) -> str:
     return patient.fhir_id or f"rapport-{patient.pk}"
 
 
 def patient_resource(patient: Patient) -> dict[str, Any]:
-    system = (
-        f"{_base_url()}/fhir/practice/{patient.practice.organisation.slug}/{patient.practice.slug}"
-    )
+    practice = patient.practice
+    system = absolute_url(f"/fhir/practice/{practice.organisation.slug}/{practice.slug}")
     resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": _patient_id(patient),
@@ -103,7 +98,7 @@ def patient_bundle(patient: Patient) -> dict[str, Any]:
         "type": "collection",
         "timestamp": dt.datetime.now(dt.UTC).isoformat(),
         "entry": [
-            {"fullUrl": f"{_base_url()}/fhir/{r['resourceType']}/{r['id']}", "resource": r}
+            {"fullUrl": absolute_url(f"/fhir/{r['resourceType']}/{r['id']}"), "resource": r}
             for r in resources
         ],
     }
