@@ -28,6 +28,7 @@ from feedback.services import (
 )
 from feedback.touchpoints import TOUCHPOINTS
 from patients.selectors import get_patient_for_user
+from records.metrics import records_metrics
 
 PAGE_SIZE = 30
 
@@ -251,6 +252,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "touchpoints": selectors.touchpoint_satisfaction(practice, since=since),
         "detractors": detractors,
         **_recovery_context(practice, since),
+        "records": records_metrics(practice, since=since),
     }
     return render(request, "feedback/dashboard.html", context)
 

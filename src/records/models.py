@@ -80,3 +80,36 @@ class RecordsRequest(models.Model):
     @property
     def deadline(self):
         return self.extended_to or self.due_on
+
+
+class IdentityCheck(models.Model):
+    """Someone on the public request page proving they are the patient: name, date of
+    birth, and a one-time code sent to the email or phone on file.
+
+    A check is stored even when nothing matched (``patient`` empty, no code sent), so the
+    page answers the same either way and says nothing about who is a patient here.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "Text message"
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    code_digest = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    records_request = models.OneToOneField(
+        RecordsRequest, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = PracticeScopedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Identity check {self.pk}"

@@ -67,9 +67,13 @@ def records_request_log(
     send_copy_to: str = "",
     representative_name: str = "",
     representative_relation: str = "",
+    actor_label: str = "",
     now: dt.datetime | None = None,
 ) -> RecordsRequest:
-    """Record a request, compute its legal deadline, and acknowledge it the same day."""
+    """Record a request, compute its legal deadline, and acknowledge it the same day.
+
+    ``actor_label`` names who logged it when no staff user did (the public page, an API key).
+    """
     if channel not in RecordsRequest.Channel.values:
         raise RecordsError("How did the request arrive?")
     now = now or timezone.now()
@@ -99,7 +103,12 @@ def records_request_log(
         logged_by=user,
     )
     _audit(
-        records_request, "create", user=user, channel=channel, due_on=str(records_request.due_on)
+        records_request,
+        "create",
+        user=user,
+        label=actor_label,
+        channel=channel,
+        due_on=str(records_request.due_on),
     )
     _acknowledge(records_request, user=user, now=now)
     return records_request
@@ -191,7 +200,8 @@ def records_request_fulfil(
     practice = records_request.practice
     body = (
         f"The records you asked {practice.name} for are ready. Download them here within "
-        f"{LINK_VALID_DAYS} days (a FHIR file any practice can import):\n\n"
+        f"{LINK_VALID_DAYS} days: a readable PDF summary, and the complete record as a FHIR "
+        f"file any practice can import.\n\n"
         f"{_download_url(records_request)}\n\nThank you.\n{practice.name}\n"
     )
     for address in filter(None, [records_request.send_to_email, records_request.send_copy_to]):
@@ -237,11 +247,25 @@ def records_request_from_token(token: str, *, now: dt.datetime | None = None) ->
     return found
 
 
-@transaction.atomic
-def records_download(*, records_request: RecordsRequest, request=None) -> dict:
-    """The FHIR Bundle behind a link; every download is counted and audited."""
-    from patients.exports.fhir import patient_bundle
+DOWNLOAD_FORMATS = {"fhir": "fhir-r4-bundle", "pdf": "pdf-summary"}
 
+
+@transaction.atomic
+def records_download(
+    *, records_request: RecordsRequest, request=None, format: str = "fhir"
+) -> dict | bytes:
+    """The records behind a link: the FHIR Bundle (a dict) or the readable PDF summary
+    (bytes). Every download is counted and audited, with the format handed over."""
+    from patients.exports.fhir import patient_bundle
+    from records.pdf import patient_summary_pdf
+
+    if format not in DOWNLOAD_FORMATS:
+        raise RecordsError("Choose the PDF summary or the FHIR file.")
+    # Built before anything is counted, so a failure leaves no download on record.
+    if format == "pdf":
+        records = patient_summary_pdf(records_request.patient)
+    else:
+        records = patient_bundle(records_request.patient)
     RecordsRequest.objects.filter(pk=records_request.pk).update(downloads=F("downloads") + 1)
     audit_record(
         action="export",
@@ -251,6 +275,6 @@ def records_download(*, records_request: RecordsRequest, request=None) -> dict:
         practice=records_request.practice,
         actor_label="download link",
         request=request,
-        detail={"format": "fhir-r4-bundle"},
+        detail={"format": DOWNLOAD_FORMATS[format]},
     )
-    return patient_bundle(records_request.patient)
+    return records

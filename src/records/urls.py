@@ -1,11 +1,31 @@
 from django.urls import path
 
-from records import views
+from records import public_views, views
 
 app_name = "records"
 urlpatterns = [
     # Public: a signed, expiring token, never patient data in the address.
     path("r/<str:token>/", views.download, name="download"),
+    path(
+        "records-request/<slug:org>/<slug:practice>/",
+        public_views.public_request,
+        name="public-request",
+    ),
+    path(
+        "records-request/<slug:org>/<slug:practice>/verify/",
+        public_views.public_verify,
+        name="public-verify",
+    ),
+    path(
+        "records-request/<slug:org>/<slug:practice>/details/",
+        public_views.public_details,
+        name="public-details",
+    ),
+    path(
+        "records-request/<slug:org>/<slug:practice>/done/",
+        public_views.public_done,
+        name="public-done",
+    ),
     path("records/", views.request_list, name="request-list"),
     path("records/new/<int:patient_pk>/", views.request_new, name="request-new"),
     path("records/<int:pk>/", views.request_detail, name="request-detail"),

@@ -1,19 +1,21 @@
 from __future__ import annotations
 
 import json
-import statistics
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from core.links import absolute_url
 from core.selectors import can_manage
 from patients.selectors import get_patient_for_user
 from records import selectors
 from records.access_rules import access_rule
+from records.metrics import median_hours_to_fulfil
 from records.models import RecordsRequest
 from records.services import (
     RecordsError,
@@ -29,8 +31,9 @@ from records.services import (
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate="30/m", method=ratelimit.ALL)
 def download(request: HttpRequest, token: str) -> HttpResponse:
-    """The patient's download page. GET only shows it (mail scanners open links); the
-    button POSTs, and only that hands over the records, counted and audited."""
+    """The patient's download page. GET only shows it (mail scanners open links); its two
+    buttons POST ``format`` (the PDF summary or the FHIR file), and only that hands over
+    the records, counted and audited."""
     try:
         records_request = records_request_from_token(token)
     except RecordsError as problem:
@@ -38,11 +41,19 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         context = {"practice": records_request.practice, "expires": records_request.link_expires_at}
         return render(request, "records/download.html", context)
-    bundle = records_download(records_request=records_request, request=request)
-    response = HttpResponse(
-        json.dumps(bundle, indent=2, ensure_ascii=False), content_type="application/fhir+json"
-    )
-    name = f"records-{records_request.practice.slug}-{records_request.pk}.json"
+    chosen = request.POST.get("format", "fhir")
+    try:
+        records = records_download(records_request=records_request, request=request, format=chosen)
+    except RecordsError as problem:
+        return render(request, "records/link_problem.html", {"problem": problem}, status=400)
+    stem = f"records-{records_request.practice.slug}-{records_request.pk}"
+    if chosen == "pdf":
+        response = HttpResponse(records, content_type="application/pdf")
+        name = f"{stem}.pdf"
+    else:
+        body = json.dumps(records, indent=2, ensure_ascii=False)
+        response = HttpResponse(body, content_type="application/fhir+json")
+        name = f"{stem}.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response
@@ -80,14 +91,18 @@ def request_list(request: HttpRequest) -> HttpResponse:
     context = {
         "waiting": [(r, (r.deadline - today).days) for r in waiting],
         "done": done,
-        "median_hours": _median_hours(done),
+        "median_hours": median_hours_to_fulfil((r.received_at, r.fulfilled_at) for r in done),
+        "public_url": absolute_url(
+            reverse(
+                "records:public-request",
+                kwargs={
+                    "org": request.practice.organisation.slug,
+                    "practice": request.practice.slug,
+                },
+            )
+        ),
     }
     return render(request, "records/request_list.html", context)
-
-
-def _median_hours(done) -> float | None:
-    hours = [(r.fulfilled_at - r.received_at).total_seconds() / 3600 for r in done]
-    return statistics.median(hours) if hours else None
 
 
 @login_required
