@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "recovery",
     "loyalty",
     "records",
+    "api",
 ]
 
 MIDDLEWARE = [

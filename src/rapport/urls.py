@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.api import api
 from core import views as core_views
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("recovery/", include("recovery.urls")),
     path("loyalty/", include("loyalty.urls")),
     path("", include("records.urls")),
+    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]
 

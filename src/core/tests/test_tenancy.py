@@ -25,6 +25,14 @@ PUBLIC = {
     "feedback:talk-to-us",
     "feedback:unsubscribe",
     "records:download",
+    # The patient's own records-request pages: no login, identity checked by a code.
+    "records:public-request",
+    "records:public-verify",
+    "records:public-details",
+    "records:public-done",
+    # The API's OpenAPI description and ninja's root (always 404): no data.
+    "api:openapi-json",
+    "api:api-root",
 }
 # No object, but only managers and group admins may open them.
 MANAGER_ONLY = {"messaging:undeliverable"}
@@ -76,6 +84,13 @@ RECORDS_REQUEST_ROUTES = {
     "records:request-fee",
 }
 ALERT_ROUTES = {"recovery:alert-done"}
+# API operations (401 when anonymous, JSON 404 for another practice's objects): the
+# caller × tenant matrix for them is src/api/tests/test_api_tenancy.py.
+API_ROUTES = {
+    "api:records-request-create",
+    "api:records-request-list",
+    "api:records-request-detail",
+}
 ROLES = ["front_desk", "clinician", "manager", "director"]
 
 
@@ -114,6 +129,7 @@ def test_every_route_is_declared():
         | PATIENT_POST_ROUTES
         | CHECK_IN_ROUTES
         | RECORDS_REQUEST_ROUTES
+        | API_ROUTES
     )
     admin_names = {name for name, _ in _admin_object_routes()}
     undeclared = {
@@ -186,7 +202,12 @@ def _objects_of(practice_fixture, request):
     records_request = records_request_log(
         patient=appointment.patient, channel="phone", user=staff, send_to_email="a@example.com"
     )
+    from api.models import ApiKey
+    from api.services import api_key_create
+
+    api_key, _ = api_key_create(practice=practice, name=f"{OTHER_CANARY} sync")
     return {
+        ApiKey: api_key,
         RecordsRequest: records_request,
         CheckIn: check_in,
         RecoveryCase: case,
