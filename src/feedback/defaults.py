@@ -4,6 +4,19 @@ from __future__ import annotations
 
 NPS = "How likely are you to recommend {practice} to a friend or family member?"
 
+# The exit survey's answers, keyed by the departure reason each one records
+# (``Patient.DepartureReason``): a departed patient's answer fills in a blank reason.
+EXIT_REASON_CHOICES: dict[str, str] = {
+    "moved": "I moved or found a practice closer to home",
+    "cost": "Cost",
+    "insurance": "Insurance",
+    "equipment": "Equipment or technology",
+    "service": "The service I received",
+    "clinical": "My clinical care",
+    "third_party": "A lab, specialist or other third party",
+    "other": "Another reason",
+}
+
 DEFAULT_SURVEYS: dict[str, dict] = {
     "post_visit": {
         "title": "How was your visit?",
@@ -51,13 +64,7 @@ DEFAULT_SURVEYS: dict[str, dict] = {
             {
                 "kind": "choice",
                 "text": "What is the main reason you are leaving?",
-                "choices": [
-                    "Moved or closer to home",
-                    "Insurance or cost",
-                    "Equipment or facility",
-                    "Something that happened here",
-                    "Another reason",
-                ],
+                "choices": list(EXIT_REASON_CHOICES.values()),
                 "is_required": True,
             },
             {"kind": "text", "text": "Anything you would like to tell us?"},

@@ -126,8 +126,12 @@ def invitation_create(
     appointment: Appointment | None = None,
     now=None,
     message_kind: str = "survey_invitation",
+    message_context: Mapping[str, object] | None = None,
 ) -> SurveyInvitation:
-    """Create the invitation and queue its message in the same transaction."""
+    """Create the invitation and queue its message in the same transaction.
+
+    ``message_context`` adds wording values for another kind of message that carries the
+    link (the farewell letter's ``years_with_us``)."""
     now = now or timezone.now()
     policy = feedback_policy_for(patient.practice)
     invitation = SurveyInvitation.objects.create(
@@ -138,11 +142,13 @@ def invitation_create(
         created_at=now,
         expires_at=now + dt.timedelta(days=policy.link_valid_days),
     )
-    _queue_invitation_message(invitation, kind=message_kind)
+    _queue_invitation_message(invitation, kind=message_kind, extra=message_context)
     return invitation
 
 
-def _queue_invitation_message(invitation: SurveyInvitation, *, kind: str) -> None:
+def _queue_invitation_message(
+    invitation: SurveyInvitation, *, kind: str, extra: Mapping[str, object] | None = None
+) -> None:
     from messaging.services import message_enqueue_for_patient
 
     message_enqueue_for_patient(
@@ -154,6 +160,7 @@ def _queue_invitation_message(invitation: SurveyInvitation, *, kind: str) -> Non
                 reverse("feedback:unsubscribe", args=[invitation_token(invitation)])
             ),
             "survey_title": invitation.survey.title,
+            **(extra or {}),
         },
         idempotency_key=f"survey-invitation-{invitation.pk}",
     )
@@ -274,6 +281,12 @@ def response_submit(
     response.nps = cleaned[nps_question.pk][0] if nps_question else None
     response.save(update_fields=["nps", "updated_at"])
     _response_feedback_item(response, questions, cleaned, now)
+    if invitation.survey.kind == Survey.Kind.EXIT:
+        from records.departures import departure_reason_from_exit_answers
+
+        # A departed patient's answer fills in the reason staff left blank.
+        chosen = [cleaned[q.pk][1] for q in questions if q.kind == Question.Kind.CHOICE]
+        departure_reason_from_exit_answers(patient_id=response.patient_id, answers=chosen)
     audit_record(
         action="create" if created else "update",
         object_type="survey_response",

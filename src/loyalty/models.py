@@ -114,13 +114,15 @@ class ScoreSnapshot(models.Model):
 
 
 class CheckIn(models.Model):
-    """A task to reach out to a valuable patient at risk, and what came of it."""
+    """A task to reach out to a valuable patient at risk, or to one who left (win-back),
+    and what came of it."""
 
     class Kind(models.TextChoices):
         CALL = "call", "Personal call"
         DENTIST_CALL = "dentist_call", "Call from the dentist"
         LETTER = "letter", "Personal letter"
         SURVEY = "survey", "Relationship survey"
+        WINBACK = "winback", "Win-back check-in"
 
     class Outcome(models.TextChoices):
         REASSURED = "reassured", "Reassured, staying"
@@ -128,6 +130,8 @@ class CheckIn(models.Model):
         CONCERN = "concern", "Raised a concern (case opened)"
         LEAVING = "leaving", "Leaving anyway"
         NO_ANSWER = "no_answer", "No answer"
+        # Only for win-back check-ins: the departed patient is active again (redeemed).
+        RETURNED = "returned", "Came back"
 
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="check_ins")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="check_ins")

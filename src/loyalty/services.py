@@ -106,9 +106,16 @@ def checkin_complete(
         raise LoyaltyError(f"Notes: plain text under {MAX_NOTES} characters.")
     if outcome == CheckIn.Outcome.CONCERN and not notes:
         raise LoyaltyError("Notes: write down the concern in their words.")
+    if outcome == CheckIn.Outcome.RETURNED and check_in.kind != CheckIn.Kind.WINBACK:
+        raise LoyaltyError("“Came back” is for win-back check-ins with patients who left.")
     check_in.outcome, check_in.notes, check_in.done_at = outcome, notes, timezone.now()
     check_in.save(update_fields=["outcome", "notes", "done_at"])
     _audit(check_in, "update", user=user, request=request, outcome=outcome)
+    if outcome == CheckIn.Outcome.RETURNED and check_in.patient.status == Patient.Status.DEPARTED:
+        from records.departures import patient_return
+
+        # Counted as redeemed, and any other open win-back check-in is closed with it.
+        patient_return(patient=check_in.patient, user=user, now=check_in.done_at, request=request)
     if outcome == CheckIn.Outcome.CONCERN:
         from recovery.services import case_open
 

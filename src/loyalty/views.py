@@ -45,7 +45,8 @@ def at_risk(request: HttpRequest) -> HttpResponse:
         "check_ins": selectors.check_ins(user=request.user, practice=practice),
         "policy": policy,
         "staff": practice_staff_users(practice),
-        "kinds": CheckIn.Kind.choices,
+        # Win-back check-ins are planned when a patient leaves, not from this list.
+        "kinds": [(v, label) for v, label in CheckIn.Kind.choices if v != CheckIn.Kind.WINBACK],
         "outcomes": CheckIn.Outcome.choices,
         "can_plan": can_manage(request.user, practice),
         "default_due": timezone.now().astimezone(practice.zone).date() + dt.timedelta(days=7),

@@ -66,6 +66,7 @@ VARIABLES = {
     "survey_title": "title of the survey the link opens",
     "staff_name": "name of the team member writing",
     "due_date": "the date a request will be answered by, at the latest",
+    "years_with_us": "whole years since the patient's first visit (0 when under a year)",
 }
 _VALUE_TYPES = (str, bool, int, dt.date)
 MAX_SUBJECT_CHARS = 200
@@ -194,6 +195,47 @@ DEFAULT_TEMPLATES.update(
             "",
             "{{ practice_name }}: {{ recipient_first_name }}, I am sorry for what happened. "
             "[what we agreed and did]. {{ staff_name }}",
+        ),
+    }
+)
+
+
+# Said once, when a patient leaves: thanks, their records are theirs, the door stays open.
+# ``link`` is the exit survey, so it comes with the survey's ``unsubscribe_link``.
+_YEARS = (
+    "{% if years_with_us > 1 %}the {{ years_with_us }} years you have been with us"
+    "{% elif years_with_us == 1 %}the year you have been with us"
+    "{% else %}the time you have been with us{% endif %}"
+)
+DEFAULT_TEMPLATES.update(
+    {
+        ("farewell_letter", Channel.EMAIL): (
+            "Thank you, {{ recipient_first_name }}",
+            "Dear {{ recipient_first_name }},\n\n"
+            "Thank you for " + _YEARS + " at {{ practice_name }}. It has been a privilege "
+            "to care for {% if is_for_dependant %}{{ patient_first_name }}{% else %}you"
+            "{% endif %}, and we are sorry to see you go.\n\n"
+            "{% if is_for_dependant %}{{ patient_first_name }}'s records are theirs"
+            "{% else %}Your records are yours{% endif %}: we will send them to you, to your "
+            "new dentist, or wherever you like. Just ask"
+            "{% if practice_phone %} by calling {{ practice_phone }} or{% endif %} by "
+            "replying to this email.\n\n"
+            "If you have a minute, would you tell us why you are leaving? It is one "
+            "question, and it helps us do better:\n\n"
+            "{{ link }}\n\n"
+            "Whatever the reason, our door is always open. If you ever want to come back, "
+            "we will be glad to see you.\n\n"
+            "With warm wishes,\nThe team at {{ practice_name }}\n"
+            "{% if unsubscribe_link %}\nTo stop receiving these emails: {{ unsubscribe_link }}\n"
+            "{% endif %}",
+        ),
+        ("farewell_letter", Channel.SMS): (
+            "",
+            "{{ practice_name }}: {{ recipient_first_name }}, thank you for " + _YEARS + ". "
+            "{% if is_for_dependant %}{{ patient_first_name }}'s records are theirs"
+            "{% else %}Your records are yours{% endif %}; we will send them wherever you "
+            "like. Why are you leaving? One question: {{ link }} Our door is always open."
+            "{% if unsubscribe_link %} Opt out: {{ unsubscribe_link }}{% endif %}",
         ),
     }
 )

@@ -67,6 +67,16 @@ class Patient(models.Model):
         PHONE = "phone", "Phone call"
         LETTER = "letter", "Letter"
 
+    class DepartureReason(models.TextChoices):
+        MOVED = "moved", "Moved"
+        COST = "cost", "Cost"
+        INSURANCE = "insurance", "Insurance"
+        EQUIPMENT = "equipment", "Equipment or technology"
+        SERVICE = "service", "Service"
+        CLINICAL = "clinical", "Clinical care"
+        THIRD_PARTY = "third_party", "A lab, specialist or other third party"
+        OTHER = "other", "Other"
+
     practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="patients")
     # The practice-management system's own id (CSV) or a FHIR identifier, for re-imports.
     external_id = models.CharField(max_length=200, blank=True)
@@ -84,6 +94,10 @@ class Patient(models.Model):
     first_visit_on = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     departed_at = models.DateTimeField(null=True, blank=True)
+    departure_reason = models.CharField(max_length=16, choices=DepartureReason.choices, blank=True)
+    departure_note = models.CharField(max_length=500, blank=True)
+    # Set when a departed patient comes back: they count as redeemed.
+    returned_at = models.DateTimeField(null=True, blank=True)
     preferred_channel = models.CharField(
         max_length=10, choices=Channel.choices, default=Channel.EMAIL
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from records import public_views, views
+from records import departure_views, public_views, views
 
 app_name = "records"
 urlpatterns = [
@@ -32,4 +32,15 @@ urlpatterns = [
     path("records/<int:pk>/fulfil/", views.request_fulfil, name="request-fulfil"),
     path("records/<int:pk>/extend/", views.request_extend, name="request-extend"),
     path("records/<int:pk>/fee/", views.request_fee, name="request-fee"),
+    path(
+        "records/depart/<int:patient_pk>/",
+        departure_views.patient_depart_view,
+        name="patient-depart",
+    ),
+    path(
+        "records/return/<int:patient_pk>/",
+        departure_views.patient_return_view,
+        name="patient-return",
+    ),
+    path("records/departures/", departure_views.departures, name="departures"),
 ]

@@ -39,6 +39,7 @@ MANAGER_ONLY = {"messaging:undeliverable"}
 # Named URLs that take no object; every signed-in role may open them.
 NO_OBJECT = {
     "home",
+    "records:departures",
     "patients:patient-list",
     "patients:day-sheet",
     "feedback:inbox",
@@ -54,6 +55,7 @@ PATIENT_ROUTES = {
     "patients:patient-detail",
     "patients:patient-profile-edit",
     "records:request-new",
+    "records:patient-depart",
 }
 POST_ONLY = {"core:practice-switch"}
 # No object; dentists, hygienists, managers and group admins work recovery cases.
@@ -74,7 +76,7 @@ CASE_ROUTES = {
 }
 GESTURE_ROUTES = {"recovery:gesture-decide"}
 # POST-only routes on one patient, and on one loyalty check-in.
-PATIENT_POST_ROUTES = {"loyalty:checkin-plan"}
+PATIENT_POST_ROUTES = {"loyalty:checkin-plan", "records:patient-return"}
 CHECK_IN_ROUTES = {"loyalty:checkin-complete"}
 # Named URLs that act on one records request.
 RECORDS_REQUEST_ROUTES = {

@@ -129,7 +129,7 @@ def test_yes_no_and_choice_questions_and_retired_surveys(defaults):
     reason = exported["item"][0]
     assert reason["type"] == "choice"
     assert reason["answerOption"][1] == {
-        "valueCoding": {"code": "Insurance or cost", "display": "Insurance or cost"}
+        "valueCoding": {"code": "Cost", "display": "Cost"}
     }
 
 
@@ -492,13 +492,13 @@ def test_response_uses_the_fhir_id_and_codes_a_choice(patient):
     response = SurveyResponse.objects.create(
         invitation=invitation, practice=patient.practice, patient=patient, survey=invitation.survey
     )
-    Answer.objects.create(response=response, question=reason, text="Insurance or cost")
+    Answer.objects.create(response=response, question=reason, text="Insurance")
 
     resource = response_to_questionnaire_response(response)
 
     assert resource["subject"] == {"reference": "Patient/pat-123"}
     assert resource["item"][0]["answer"] == [
-        {"valueCoding": {"code": "Insurance or cost", "display": "Insurance or cost"}}
+        {"valueCoding": {"code": "Insurance", "display": "Insurance"}}
     ]
     # The answer is one of the Questionnaire's options, as R4 asks of a choice item.
     options = survey_to_questionnaire(invitation.survey)["item"][0]["answerOption"]
