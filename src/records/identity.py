@@ -249,3 +249,15 @@ def mask_email(address: str) -> str:
     """``d***@example.com``: enough for the patient to recognise, not to read."""
     name, _, domain = (address or "").partition("@")
     return f"{name[:1]}***@{domain}" if domain else ""
+
+
+KEEP_CHECKS_DAYS = 30
+
+
+def identity_checks_purge(*, now: dt.datetime | None = None) -> int:
+    """Forget identity checks after ``KEEP_CHECKS_DAYS``: they hold who tried to prove whom,
+    which is needed for the lockouts (a day) and for questions soon after, not for ever.
+    The audit log keeps the locks."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=KEEP_CHECKS_DAYS)
+    deleted, _ = IdentityCheck.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -20,6 +20,7 @@ from records.identity import (
     identity_check_request,
     identity_check_start,
     identity_check_verify,
+    identity_checks_purge,
     mask_email,
     verified_check,
 )
@@ -214,3 +215,13 @@ def test_an_unverified_check_cannot_log_a_request(practice, patient):
 def test_mask_email():
     assert mask_email("dana@example.com") == "d***@example.com"
     assert mask_email("") == ""
+
+
+def test_old_identity_checks_are_purged_and_recent_ones_kept(practice, patient):
+    old = _start(practice)
+    IdentityCheck.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=31)
+    )
+    recent = _start(practice)
+    assert identity_checks_purge() == 1
+    assert list(IdentityCheck.objects.values_list("pk", flat=True)) == [recent.pk]
