@@ -47,9 +47,9 @@ class PracticeAdmin(PracticeScopedAdmin):
 
 @admin.register(StaffMember)
 class StaffMemberAdmin(PracticeScopedAdmin):
-    list_display = ("name", "kind", "practice", "is_active")
+    list_display = ("name", "kind", "extension", "practice", "is_active")
     list_filter = ("kind", "is_active")
-    search_fields = ("name",)
+    search_fields = ("name", "extension")
 
 
 @admin.register(AuditEvent)

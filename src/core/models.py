@@ -229,6 +229,12 @@ class StaffMember(models.Model):
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.DENTIST)
     external_id = models.CharField(max_length=80, blank=True)
+    # The practice phone they answer (``101``, ``client1``): calls that rang or were answered
+    # there are theirs. Matched when a call is recorded, so changing it leaves the calls
+    # already recorded with whoever had it then.
+    extension = models.CharField(
+        max_length=40, blank=True, help_text="Their phone extension on the practice's system"
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -238,7 +244,14 @@ class StaffMember(models.Model):
                 fields=["practice", "external_id"],
                 condition=~models.Q(external_id=""),
                 name="staff_external_id_unique",
-            )
+            ),
+            # Among active staff: someone who left keeps theirs on record, and it can be
+            # given to the next person.
+            models.UniqueConstraint(
+                fields=["practice", "extension"],
+                condition=~models.Q(extension="") & models.Q(is_active=True),
+                name="staff_extension_unique",
+            ),
         ]
 
     def __str__(self) -> str:

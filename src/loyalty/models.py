@@ -80,6 +80,8 @@ class PatientScore(models.Model):
     rhythm_days = models.IntegerField(null=True)
     equipment_mentions = models.IntegerField(default=0)
     distance_mentions = models.IntegerField(default=0)
+    # Missed calls of the last 90 days nobody returned by their call-back deadline.
+    unreturned_calls = models.IntegerField(default=0)
     # Results, 0–100
     risk = models.SmallIntegerField(default=0)
     value = models.SmallIntegerField(default=0)

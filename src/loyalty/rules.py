@@ -20,6 +20,8 @@ SHORTEST_RHYTHM_DAYS = 60
 # Words that name equipment and technology, and distance and parking, in complaints.
 EQUIPMENT_WORDS = ("equipment", "dated", "old-fashioned", "outdated", "technology", "x-ray machine")
 DISTANCE_WORDS = ("long drive", "distance", "parking", "far from", "moved away", "commute")
+# Missed calls count against the practice for this long after they came.
+UNRETURNED_CALL_DAYS = 90
 
 
 def _month(row) -> str:
@@ -175,6 +177,20 @@ RULES: dict[str, Rule] = {
             lambda r: r.distance_mentions > 0,
             lambda r: "mentioned the drive, distance or parking",
             "offer times that avoid the traffic, or a sister practice nearer home",
+        ),
+        Rule(
+            "unreturned_call",
+            f"A missed call not returned by its deadline ({UNRETURNED_CALL_DAYS} days)",
+            15,
+            # Counted by ``scoring``: call-backs due by now and not done by their deadline,
+            # even if the caller got through later on their own: they had to chase us.
+            "f.unreturned_calls > 0",
+            lambda r: r.unreturned_calls > 0,
+            lambda r: (
+                f"{r.unreturned_calls} missed call(s) not returned in time "
+                f"in the last {UNRETURNED_CALL_DAYS} days"
+            ),
+            "call them back today, and apologise for the wait",
         ),
     ]
 }

@@ -1,8 +1,8 @@
 """Score every patient of a practice or a whole group in one set-based statement.
 
 One ``INSERT … SELECT … ON CONFLICT`` per organisation: grouped aggregates over
-appointments, survey answers, feedback and cases are joined to the patients, the rules'
-points are summed in SQL, and each patient's row is written once. The same SQL runs on
+appointments, survey answers, feedback, cases and call-backs are joined to the patients, the
+rules' points are summed in SQL, and each patient's row is written once. The same SQL runs on
 SQLite (3.35+) and PostgreSQL; only date arithmetic differs, through ``_days``.
 """
 
@@ -14,10 +14,17 @@ from collections.abc import Callable, Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
+from calls.models import Call, CallbackTask
 from core.models import Practice
 from feedback.models import FeedbackItem, SurveyResponse
 from loyalty.models import LoyaltyPolicy, PatientScore, ScoreSnapshot
-from loyalty.rules import DISTANCE_WORDS, EQUIPMENT_WORDS, RULES, points_for
+from loyalty.rules import (
+    DISTANCE_WORDS,
+    EQUIPMENT_WORDS,
+    RULES,
+    UNRETURNED_CALL_DAYS,
+    points_for,
+)
 from patients.models import Appointment, Patient
 from recovery.models import RecoveryCase
 
@@ -43,6 +50,7 @@ FACTS = [
     "rhythm_days",
     "equipment_mentions",
     "distance_mentions",
+    "unreturned_calls",
 ]
 RESULTS = ["risk", "value", "priority"]
 # Enough practices per batch for the aggregates to scan tables rather than hop through
@@ -83,6 +91,8 @@ def _facts_sql(practices: str, scope: str) -> str:
     item = FeedbackItem._meta.db_table
     case = RecoveryCase._meta.db_table
     patient = Patient._meta.db_table
+    callback = CallbackTask._meta.db_table
+    call = Call._meta.db_table
     # Only table names, constant SQL and int() ids are interpolated; values are parameters.
     return f"""
     SELECT p.id AS patient_id, p.practice_id AS practice_id,
@@ -104,7 +114,8 @@ def _facts_sql(practices: str, scope: str) -> str:
       CASE WHEN a.visits >= 2 THEN {_days("a.last_visit", "a.first_visit")} / (a.visits - 1)
       END AS rhythm_days,
       COALESCE(i.equipment_mentions, 0) AS equipment_mentions,
-      COALESCE(i.distance_mentions, 0) AS distance_mentions
+      COALESCE(i.distance_mentions, 0) AS distance_mentions,
+      COALESCE(k.unreturned_calls, 0) AS unreturned_calls
     FROM {patient} p
     LEFT JOIN (
       SELECT household_id, COUNT(*) AS members FROM {patient}
@@ -164,6 +175,15 @@ def _facts_sql(practices: str, scope: str) -> str:
         AND opened_at <= {now}
       GROUP BY patient_id
     ) c ON c.patient_id = p.id
+    LEFT JOIN (
+      SELECT t.patient_id AS patient_id,
+        SUM(CASE WHEN t.due_at <= {now} AND (t.done_at IS NULL OR t.done_at > t.due_at)
+          THEN 1 ELSE 0 END) AS unreturned_calls
+      FROM {callback} t JOIN {call} cl ON cl.id = t.call_id
+      WHERE t.practice_id IN {practices} AND t.patient_id IS NOT NULL
+        AND cl.started_at > %(quarter_ago)s AND cl.started_at <= {now}
+      GROUP BY t.patient_id
+    ) k ON k.patient_id = p.id
     WHERE p.practice_id IN {practices} AND p.status = 'active' {scope}
     """  # noqa: S608
 
@@ -295,6 +315,7 @@ def _params(now: dt.datetime, month: dt.date) -> dict:
         "now": adapt(now),
         "year_ago": adapt(now - dt.timedelta(days=365)),
         "half_year_ago": adapt(now - dt.timedelta(days=182)),
+        "quarter_ago": adapt(now - dt.timedelta(days=UNRETURNED_CALL_DAYS)),
         "two_years_ago": adapt(now - dt.timedelta(days=730)),
         "month": month,
     }

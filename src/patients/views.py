@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from calls.selectors import patient_calls, patient_open_callbacks
 from core.services import audit_record
 from feedback.selectors import patient_feedback
 from loyalty.selectors import can_see_loyalty
@@ -67,6 +68,8 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "feedback": patient_feedback(patient),
         "patient_messages": messages_for_patient(patient)[:50],
         "records_requests": patient_requests(user=request.user, patient=patient)[:10],
+        "calls": patient_calls(user=request.user, patient=patient),
+        "open_callbacks": patient_open_callbacks(user=request.user, patient=patient),
     }
     return render(request, "patients/patient_detail.html", context)
 

@@ -98,6 +98,8 @@ INSTALLED_APPS = [
     "recovery",
     "loyalty",
     "records",
+    "calls",
+    "vendors",
     "api",
 ]
 

@@ -16,7 +16,9 @@ urlpatterns = [
     path("messages/", include("messaging.urls")),
     path("recovery/", include("recovery.urls")),
     path("loyalty/", include("loyalty.urls")),
+    path("vendors/", include("vendors.urls")),
     path("", include("records.urls")),
+    path("", include("calls.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

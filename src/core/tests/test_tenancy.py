@@ -33,9 +33,12 @@ PUBLIC = {
     # The API's OpenAPI description and ninja's root (always 404): no data.
     "api:openapi-json",
     "api:api-root",
+    # The telephone system's webhooks: no login, every request signed per practice.
+    "calls:webhook",
+    "calls:webhook-twilio",
 }
 # No object, but only managers and group admins may open them.
-MANAGER_ONLY = {"messaging:undeliverable"}
+MANAGER_ONLY = {"messaging:undeliverable", "vendors:vendor-new", "vendors:standards-edit"}
 # Named URLs that take no object; every signed-in role may open them.
 NO_OBJECT = {
     "home",
@@ -48,6 +51,9 @@ NO_OBJECT = {
     "feedback:reply-check",
     "feedback:talk-poster",
     "records:request-list",
+    "vendors:vendor-list",
+    "calls:callback-list",
+    "calls:dashboard",
 }
 FEEDBACK_ITEM_ROUTES = {"feedback:item-status"}
 # Named URLs that act on one object: the fixture that owns the object.
@@ -73,6 +79,7 @@ CASE_ROUTES = {
     "recovery:alert-leave": [],
     "recovery:follow-up-survey": [],
     "recovery:message-compose": ["case_acknowledgement"],
+    "vendors:case-vendor": [],
 }
 GESTURE_ROUTES = {"recovery:gesture-decide"}
 # POST-only routes on one patient, and on one loyalty check-in.
@@ -86,6 +93,22 @@ RECORDS_REQUEST_ROUTES = {
     "records:request-fee",
 }
 ALERT_ROUTES = {"recovery:alert-done"}
+# Named URLs that act on one vendor, and on one piece of a vendor's work.
+VENDOR_ROUTES = {
+    "vendors:vendor-detail",
+    "vendors:vendor-edit",
+    "vendors:vendor-scorecard",
+    "vendors:scorecard-csv",
+    "vendors:scorecard-pdf",
+    "vendors:contact-add",
+    "vendors:involvement-new",
+    "vendors:defect-report",
+    "vendors:standards-send",
+    "vendors:standards-acknowledge",
+}
+INVOLVEMENT_ROUTES = {"vendors:involvement-record"}
+# POST-only routes on one call-back (a missed call to return).
+CALLBACK_TASK_ROUTES = {"calls:callback-assign", "calls:callback-complete"}
 # API operations (401 when anonymous, JSON 404 for another practice's objects): the
 # caller × tenant matrix for them is src/api/tests/test_api_tenancy.py.
 API_ROUTES = {
@@ -132,6 +155,9 @@ def test_every_route_is_declared():
         | CHECK_IN_ROUTES
         | RECORDS_REQUEST_ROUTES
         | API_ROUTES
+        | VENDOR_ROUTES
+        | INVOLVEMENT_ROUTES
+        | CALLBACK_TASK_ROUTES
     )
     admin_names = {name for name, _ in _admin_object_routes()}
     undeclared = {
@@ -208,7 +234,37 @@ def _objects_of(practice_fixture, request):
     from api.services import api_key_create
 
     api_key, _ = api_key_create(practice=practice, name=f"{OTHER_CANARY} sync")
+    from calls.models import Call, CallbackTask, PhoneSystem, WebhookEvent
+    from calls.tests.factories import CallbackTaskFactory, PhoneSystemFactory, WebhookEventFactory
+
+    callback = CallbackTaskFactory(
+        call__practice=practice,
+        call__patient=appointment.patient,
+        call__caller_name=f"{OTHER_CANARY} caller",
+        patient=appointment.patient,
+    )
+    calls_objects = {
+        PhoneSystem: PhoneSystemFactory(practice=practice),
+        Call: callback.call,
+        CallbackTask: callback,
+        WebhookEvent: WebhookEventFactory(practice=practice, event_id=f"{OTHER_CANARY}-1"),
+    }
+    from vendors.models import Involvement, Vendor
+    from vendors.services import contact_add, involvement_create, vendor_create
+
+    vendor = vendor_create(practice=practice, name=f"{OTHER_CANARY} Lab", kind="lab")
+    contact_add(vendor=vendor, name=f"{OTHER_CANARY} Contact", email="lab@example.com")
+    involvement = involvement_create(
+        vendor=vendor,
+        patient=appointment.patient,
+        kind="referral",
+        description=f"{OTHER_CANARY} referral",
+        referred_on=timezone.now().date(),
+    )
     return {
+        **calls_objects,
+        Vendor: vendor,
+        Involvement: involvement,
         ApiKey: api_key,
         RecordsRequest: records_request,
         CheckIn: check_in,
@@ -255,6 +311,8 @@ def test_no_role_reaches_another_practices_objects(client, request, role, foreig
     _assert_recovery_routes_refuse(client, objects)
     _assert_loyalty_routes_refuse(client, objects, patient)
     _assert_records_routes_refuse(client, objects)
+    _assert_vendor_routes_refuse(client, objects)
+    _assert_callback_routes_refuse(client, objects)
     for name, model in _admin_object_routes():
         response = client.get(reverse(name, args=[objects[model].pk]))
         assert response.status_code in (302, 403, 404), name
@@ -310,6 +368,52 @@ def _assert_records_routes_refuse(client, objects):
             assert OTHER_CANARY not in response.content.decode(), name
     records_request.refresh_from_db()
     assert (records_request.status, records_request.extended_to) == ("received", None)
+
+
+def _assert_vendor_routes_refuse(client, objects):
+    """Another practice's vendor and its work: 404 on every route, nothing changed or sent."""
+    from messaging.models import OutboundMessage
+    from vendors.models import Involvement, VendorContact, VendorDefect
+
+    by_name = {model.__name__: obj for model, obj in objects.items()}
+    vendor, involvement = by_name["Vendor"], by_name["Involvement"]
+    counts = [m.objects.count() for m in (Involvement, VendorDefect, VendorContact)]
+    sent = OutboundMessage.objects.count()
+    hostile = {
+        "name": "x",
+        "kind": "lab",
+        "detail": "x",
+        "contact": "1",
+        "on": "2020-01-01",
+        "scheduled_on": "2020-01-01",
+        "patient": "1",
+        "patients": "initials",
+    }
+    routes = [(name, vendor.pk) for name in VENDOR_ROUTES]
+    routes += [(name, involvement.pk) for name in INVOLVEMENT_ROUTES]
+    for name, pk in routes:
+        for method in (client.get, client.post):
+            response = method(reverse(name, args=[pk]), hostile)
+            assert response.status_code in (404, 405), (name, method)
+            assert OTHER_CANARY not in response.content.decode(), name
+    vendor.refresh_from_db()
+    involvement.refresh_from_db()
+    assert vendor.name == f"{OTHER_CANARY} Lab" and vendor.standards_sent_on is None
+    assert vendor.standards_acknowledged_on is None and involvement.scheduled_on is None
+    assert [m.objects.count() for m in (Involvement, VendorDefect, VendorContact)] == counts
+    assert OutboundMessage.objects.count() == sent
+
+
+def _assert_callback_routes_refuse(client, objects):
+    """Another practice's call-back: 404 on taking it or logging it, and it stays open."""
+    task = next(obj for model, obj in objects.items() if model.__name__ == "CallbackTask")
+    for name in CALLBACK_TASK_ROUTES:
+        for method in (client.get, client.post):
+            response = method(reverse(name, args=[task.pk]), {"outcome": "booked", "notes": "x"})
+            assert response.status_code in (404, 405), (name, method)
+            assert OTHER_CANARY not in response.content.decode(), name
+    task.refresh_from_db()
+    assert (task.owner_id, task.done_at, task.outcome, task.notes) == (None, None, "", "")
 
 
 def _assert_loyalty_routes_refuse(client, objects, patient):

@@ -128,9 +128,7 @@ def test_yes_no_and_choice_questions_and_retired_surveys(defaults):
     assert exported["status"] == "retired"
     reason = exported["item"][0]
     assert reason["type"] == "choice"
-    assert reason["answerOption"][1] == {
-        "valueCoding": {"code": "Cost", "display": "Cost"}
-    }
+    assert reason["answerOption"][1] == {"valueCoding": {"code": "Cost", "display": "Cost"}}
 
 
 # --- Round trip -----------------------------------------------------------------------------

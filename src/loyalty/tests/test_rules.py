@@ -435,6 +435,7 @@ GRID = {
     "rhythm_days": [None, 0, 1, 100, 182, 365],
     "equipment_mentions": [0, 1],
     "distance_mentions": [0, 3],
+    "unreturned_calls": [0, 1, 2],
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.db.models import Count
 
+from calls.models import Call, CallbackTask
 from feedback.models import FeedbackItem, SurveyInvitation, SurveyResponse
 from feedback.services import feedback_item_create, surveys_ensure_defaults
 from loyalty.models import LoyaltyPolicy, PatientScore, ScoreSnapshot
@@ -55,7 +56,7 @@ DAYS = [-90, -10, 0.5, 3, 30, 100, 150, 151, 200, 250, 274, 365, 366, 500, 800, 
 def random_history(rnd: random.Random, patient: Patient) -> dict[str, list]:
     """Rows of a random history, to be bulk-created (speed matters for a few hundred)."""
     practice_id = patient.practice_id
-    history = {"appointments": [], "answers": [], "items": [], "cases": []}
+    history = {"appointments": [], "answers": [], "items": [], "cases": [], "callbacks": []}
     for _ in range(rnd.choice([0, 0, 1, 2, 3, 5, 8])):
         history["appointments"].append(
             Appointment(
@@ -95,6 +96,13 @@ def random_history(rnd: random.Random, patient: Patient) -> dict[str, list]:
                 closed_at=closed,
             )
         )
+    for _ in range(rnd.choice([0, 0, 0, 1, 2])):
+        # A missed call (one not yet made, one too old to count) and its call-back: done
+        # on time, done late, or still open.
+        called = days_ago(rnd.choice([-1, 1, 30, 89, 91, 200]))
+        due = called + dt.timedelta(minutes=15)
+        done = rnd.choice([None, due - dt.timedelta(minutes=5), due + dt.timedelta(hours=2)])
+        history["callbacks"].append((called, due, done))
     return history
 
 
@@ -127,6 +135,25 @@ def build_random_patients(seed: int, practices, per_practice: int) -> list[Patie
     Appointment.objects.bulk_create(a for h in histories for a in h["appointments"])
     FeedbackItem.objects.bulk_create(i for h in histories for i in h["items"])
     RecoveryCase.objects.bulk_create(c for h in histories for c in h["cases"])
+    missed = [(p, *c) for p, h in zip(patients, histories, strict=True) for c in h["callbacks"]]
+    calls = Call.objects.bulk_create(
+        Call(
+            practice_id=p.practice_id,
+            source=Call.Source.GENERIC,
+            external_id=f"random-{n}",
+            direction=Call.Direction.INBOUND,
+            disposition=Call.Disposition.MISSED,
+            started_at=called,
+            patient=p,
+        )
+        for n, (p, called, _due, _done) in enumerate(missed)
+    )
+    CallbackTask.objects.bulk_create(
+        CallbackTask(
+            practice_id=p.practice_id, call=call, patient=p, number="", due_at=due, done_at=done
+        )
+        for call, (p, _called, due, done) in zip(calls, missed, strict=True)
+    )
     answers = [
         (p, at, nps) for p, h in zip(patients, histories, strict=True) for at, nps in h["answers"]
     ]

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from calls.seeding import calls_seed
 from core.models import Membership, Organisation, Practice, StaffMember
 from core.services import audit_record, membership_grant, practice_create, user_create
 from loyalty.seeding import loyalty_seed
@@ -32,6 +33,7 @@ from patients.seeding.writer import RowWriter, blueprint_write
 from patients.services import patient_figures_refresh
 from records.seeding import records_seed
 from recovery.seeding import recovery_seed
+from vendors.seeding import vendors_seed
 
 # Printed by ``rapport demo`` next to the logins: a demo database holds no real data.
 DEMO_PASSWORD = "rapport-demo"  # noqa: S105
@@ -149,10 +151,12 @@ def seed_demo(
         patient_figures_refresh(practices=Practice.objects.filter(organisation=organisation))
         # After the figures: whether a case is a priority depends on the patient's value.
         recovery = {maple: recovery_seed(practice=maple, now=now, stories=cast)}
+        calls_seed(practice=maple, now=now)  # a week of calls, before the scores read them
         # Last: the scores read everything above, as the nightly job would.
         loyalty_seed(practices=[maple, harbor], now=now)
         # Story 1: Dana asked for her records three days ago.
         records_seed(practice=maple, now=now)
+        vendors_seed(practice=maple, now=now)  # story 3: Crestline and the other vendors
         for practice, seeded in feedback.items():
             detail = {"seed": "demo", **seeded.as_detail()}
             if practice in recovery:

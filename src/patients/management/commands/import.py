@@ -1,4 +1,5 @@
-"""``rapport import patients|appointments|reviews|fhir PATH``: bring practice data into Rapport."""
+"""``rapport import patients|appointments|reviews|fhir|calls PATH``: bring practice data into
+Rapport."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def _importer(kind: str):
         from patients.imports.fhir import import_fhir
 
         return import_fhir
+    if kind == "calls":
+        from calls.imports import import_calls
+
+        return import_calls
     if kind == "reviews":
         from feedback.reviews import import_reviews_csv
 
@@ -32,11 +37,12 @@ def _importer(kind: str):
 class Command(BaseCommand):
     help = (
         "Import patients, appointments or public reviews from CSV, "
-        "or HL7 FHIR R4 resources from a file or folder."
+        "HL7 FHIR R4 resources from a file or folder, "
+        "or call records (--format asterisk|generic)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=[*CSV_KINDS, "fhir"])
+        parser.add_argument("kind", choices=[*CSV_KINDS, "fhir", "calls"])
         parser.add_argument("path", help="a CSV file; for fhir a .json, .ndjson file or a folder")
         add_practice_argument(parser)
         parser.add_argument(
@@ -46,14 +52,32 @@ class Command(BaseCommand):
             "(default: any bad row imports nothing)",
         )
         parser.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+        parser.add_argument(
+            "--format",
+            choices=["asterisk", "generic"],
+            help="calls only (required): an Asterisk cdr_csv Master.csv or a generic CSV",
+        )
+        parser.add_argument(
+            "--columns",
+            help="calls --format asterisk only: the file's column order, comma-separated "
+            "(default: Asterisk's 18 columns)",
+        )
 
     def handle(self, *args, kind: str, path: str, **options) -> None:
+        if kind == "calls" and not options["format"]:
+            raise CommandError("calls: say which file it is with --format asterisk|generic")
+        if kind == "calls" and options["skip_invalid"]:
+            raise CommandError("--skip-invalid does not apply to calls: a bad row imports nothing")
+        if kind != "calls" and (options["format"] or options["columns"]):
+            raise CommandError("--format and --columns apply to calls only")
         if options["skip_invalid"] and kind not in CSV_KINDS:
             raise CommandError("--skip-invalid applies to CSV imports only")
         practice = resolve_practice(options["practice"])
         kwargs = {"practice": practice}
         if kind in CSV_KINDS:
             kwargs["skip_invalid"] = options["skip_invalid"]
+        if kind == "calls":
+            kwargs.update(file_format=options["format"], columns=options["columns"])
         try:
             result = self._import(kind, path, kwargs, quiet=options["no_progress"])
         except ImportFailed as failure:
