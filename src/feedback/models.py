@@ -153,6 +153,10 @@ class Answer(models.Model):
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
     number = models.SmallIntegerField(null=True, blank=True)
     text = models.TextField(blank=True)
+    # The lab or specialist a ``{vendor}`` question asked about, for its scorecard.
+    vendor = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.SET_NULL, null=True, blank=True, related_name="answers"
+    )
 
     class Meta:
         constraints = [
@@ -207,6 +211,14 @@ class FeedbackItem(models.Model):
     people = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     handled_at = models.DateTimeField(null=True, blank=True)
+    # The third party the feedback is about: its text names the vendor.
+    vendor = models.ForeignKey(
+        "vendors.Vendor",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="feedback_items",
+    )
 
     objects = PracticeScopedQuerySet.as_manager()
 

@@ -227,6 +227,14 @@ def _invite_once(appointment, survey, policy, now) -> bool:
 # --- Responses ------------------------------------------------------------------------
 
 
+def survey_questions(invitation: SurveyInvitation) -> list[Question]:
+    """The questions an invitation asks: a lab or specialist's ``{vendor}`` question only
+    when the visit involved one (it then carries ``.vendor``)."""
+    from vendors.surveys import survey_questions_for
+
+    return survey_questions_for(invitation)
+
+
 def _clean_answer(question: Question, raw: str | None) -> tuple[int | None, str]:
     value = (raw or "").strip()
     if "\x00" in value:
@@ -259,8 +267,9 @@ def response_submit(
 ) -> SurveyResponse:
     """Store or update the one response of an invitation and its feedback item."""
     now = now or timezone.now()
-    questions = list(invitation.survey.questions.all())
+    questions = survey_questions(invitation)
     cleaned = {q.pk: _clean_answer(q, answers.get(f"q{q.pk}")) for q in questions}
+    about = {q.pk: getattr(q, "vendor", None) for q in questions}
     invitation = SurveyInvitation.objects.select_for_update().get(pk=invitation.pk)
     response, created = SurveyResponse.objects.get_or_create(
         invitation=invitation,
@@ -273,7 +282,7 @@ def response_submit(
     )
     response.answers.all().delete()
     Answer.objects.bulk_create(
-        Answer(response=response, question_id=pk, number=number, text=text)
+        Answer(response=response, question_id=pk, number=number, text=text, vendor=about[pk])
         for pk, (number, text) in cleaned.items()
         if number is not None or text
     )
@@ -353,6 +362,9 @@ def _analyse_into(item: FeedbackItem, *, extra_touchpoints: list[str] = ()) -> N
         # A detractor's score says more than a short, flat comment.
         item.label = FeedbackItem.Label.NEGATIVE
         item.reasons.append(f"score {item.score} of 10 (detractor)")
+    from vendors.services import feedback_attribute_vendor
+
+    feedback_attribute_vendor(item)  # the lab or specialist the text names
 
 
 @transaction.atomic

@@ -24,11 +24,13 @@ from feedback.services import (
     feedback_policy_for,
     invitation_from_token,
     response_submit,
+    survey_questions,
     unsubscribe_from_link,
 )
 from feedback.touchpoints import TOUCHPOINTS
 from patients.selectors import get_patient_for_user
 from records.metrics import records_metrics
+from vendors.surveys import question_text
 
 PAGE_SIZE = 30
 
@@ -44,7 +46,7 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
         invitation = invitation_from_token(token)
     except FeedbackError as problem:
         return render(request, "feedback/link_problem.html", {"problem": problem}, status=410)
-    questions = list(invitation.survey.questions.all())
+    questions = survey_questions(invitation)
     previous = _previous_answers(invitation)
     error = None
     if request.method == "POST":
@@ -92,7 +94,7 @@ def _question_view(question: Question, previous: dict[str, str], practice: Pract
     scale = {"nps": range(0, 11), "rating": range(1, 6)}.get(question.kind)
     return {
         "question": question,
-        "text": question.text.replace("{practice}", practice.name),
+        "text": question_text(question).replace("{practice}", practice.name),
         "name": f"q{question.pk}",
         "value": previous.get(f"q{question.pk}", ""),
         "scale": [str(n) for n in scale] if scale else None,

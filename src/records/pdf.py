@@ -245,6 +245,12 @@ def _appointments(pdf: _Summary, patient: Patient) -> None:
     pdf.set_font(FONT, "", 10)
 
 
+def _asked(answer: Answer, practice) -> str:
+    """The question as the survey page asked it (feedback.views fills the same names)."""
+    text = answer.question.text.replace("{practice}", practice.name)
+    return text.replace("{vendor}", answer.vendor.name) if answer.vendor else text
+
+
 def _answer_text(answer: Answer) -> str:
     """The answer as the patient gave it; empty when the question was left blank."""
     kind = answer.question.kind
@@ -258,7 +264,7 @@ def _answer_text(answer: Answer) -> str:
 
 
 def _survey_answers(pdf: _Summary, patient: Patient) -> None:
-    answers = Answer.objects.select_related("question").order_by(
+    answers = Answer.objects.select_related("question", "vendor").order_by(
         "question__position", "question_id"
     )
     responses = (
@@ -276,14 +282,12 @@ def _survey_answers(pdf: _Summary, patient: Patient) -> None:
         title = pdf.clean(f"{_long_date(answered_on)} · {response.survey.title}")
         _para(pdf, title, style="B", height=6)
         given = [
-            (a.question.text, text) for a in response.answers.all() if (text := _answer_text(a))
+            (_asked(a, practice), text) for a in response.answers.all() if (text := _answer_text(a))
         ]
         if not given:
             _para(pdf, "No questions answered.", size=9, height=5)
         # Question above answer, not a table: a free-text answer may run over a page.
         for question, text in given:
-            # As the survey page asks it (feedback.views).
-            question = question.replace("{practice}", practice.name)
             _para(pdf, pdf.clean(question), size=9, style="B", height=5)
             _para(pdf, pdf.clean(text), size=9, height=5, indent=5)
             pdf.ln(1.5)

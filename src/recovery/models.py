@@ -164,6 +164,14 @@ class RecoveryCase(models.Model):
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    # The lab or specialist the defect belongs to, for its scorecard.
+    vendor = models.ForeignKey(
+        "vendors.Vendor",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recovery_cases",
+    )
 
     objects = CaseQuerySet.as_manager()
 

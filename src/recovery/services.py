@@ -432,23 +432,28 @@ def case_open_from_feedback(*, item: FeedbackItem, now: dt.datetime | None = Non
     # belongs to, even when the edit moved it onto another topic.
     linked = RecoveryCase.objects.open().filter(feedback_items=item).first() if item.pk else None
     if linked is not None:
-        return case_join(
+        case = case_join(
             case=linked,
             feedback_items=[item],
             severity=_severity_of(item, reasons),
             touchpoints=[t for t in touchpoints if t in TOUCHPOINTS],
         )
-    return case_open(
-        practice=practice,
-        patient=item.patient,
-        contact_name=item.author_name,
-        summary=_summary_of(item, touchpoints),
-        severity=_severity_of(item, reasons),
-        touchpoints=[t for t in touchpoints if t in TOUCHPOINTS],
-        feedback_items=[item],
-        because="; ".join(reasons),
-        now=now,
-    )
+    else:
+        case = case_open(
+            practice=practice,
+            patient=item.patient,
+            contact_name=item.author_name,
+            summary=_summary_of(item, touchpoints),
+            severity=_severity_of(item, reasons),
+            touchpoints=[t for t in touchpoints if t in TOUCHPOINTS],
+            feedback_items=[item],
+            because="; ".join(reasons),
+            now=now,
+        )
+    from vendors.services import case_vendor_from_feedback
+
+    # Feedback about a lab or specialist makes them the case's third party.
+    return case_vendor_from_feedback(case=case, item=item, now=now)
 
 
 def _is_follow_up_answer(item: FeedbackItem) -> bool:

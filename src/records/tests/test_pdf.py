@@ -95,3 +95,25 @@ def test_a_missing_font_is_a_clear_error(patient, settings, tmp_path):
     settings.PROJECT_DIR = tmp_path
     with pytest.raises(ImproperlyConfigured, match="dejavu-fonts-ttf.*make install"):
         patient_summary_pdf(patient)
+
+
+def test_a_lab_question_names_the_lab_as_the_patient_saw_it(practice, patient):
+    from feedback.models import Answer, Question
+    from vendors.services import vendor_create
+
+    lab = vendor_create(practice=practice, name="Crestline Dental Lab", kind="lab")
+    invitation = InvitationFactory(patient=patient)
+    response_submit(invitation=invitation, answers=answers_for(invitation.survey, nps=3))
+    response = patient.survey_responses.get()
+    question = Question.objects.create(
+        survey=invitation.survey,
+        kind="rating",
+        text="How was your visit to {vendor}?",
+        touchpoint="third_party",
+        position=99,
+    )
+    Answer.objects.create(response=response, question=question, number=1, vendor=lab)
+
+    text = _text(patient_summary_pdf(patient))
+
+    assert "How was your visit to Crestline Dental Lab?" in text and "{vendor}" not in text
