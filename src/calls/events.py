@@ -57,6 +57,11 @@ def webhook_event_receive(
     apply: Apply,
 ) -> Outcome:
     """Store a verified event once and apply it; a repeat is a duplicate or a conflict."""
+    # A repeat is answered without the practice's lock, so a retry storm does not queue
+    # behind new events; the check is made again under the lock for concurrent firsts.
+    known = _known(phone_system, provider, event_id, body_sha256)
+    if known is not None:
+        return known
     PhoneSystem.objects.select_for_update().filter(pk=phone_system.pk).first()
     known = _known(phone_system, provider, event_id, body_sha256)
     if known is not None:

@@ -156,15 +156,30 @@ def _parse(body: bytes):
         payload = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise Refused(400, "the body is not valid JSON") from None
-    text = json.dumps(payload, ensure_ascii=False)
     # PostgreSQL stores neither NUL nor lone surrogates in JSON; refuse them for every database.
-    if "\\u0000" in text or "\x00" in text:
-        raise Refused(422, "the event contains a NUL character")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise Refused(422, "the event contains an invalid character (a lone surrogate)") from None
+    for text in _strings(payload):
+        if "\x00" in text:
+            raise Refused(422, "the event contains a NUL character")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Refused(
+                422, "the event contains an invalid character (a lone surrogate)"
+            ) from None
     return payload
+
+
+def _strings(value):
+    """Every key and string in a parsed JSON value (its depth is bounded by the parser)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 @csrf_exempt

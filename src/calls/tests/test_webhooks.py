@@ -308,6 +308,16 @@ def test_unreadable_events_are_refused_and_not_stored(client, phone_system, body
     nothing_happened()
 
 
+def test_text_that_only_spells_a_nul_escape_is_accepted(client, phone_system):
+    # The six characters backslash-u-0-0-0-0 are ordinary text, not a NUL.
+    body = b'{"type": "note", "text": "see \\\\u0000 in the manual"}'
+    headers = signed(phone_system.webhook_secret, body)
+    response = client.post(
+        url_of(phone_system), body, content_type="application/json", headers=headers
+    )
+    assert response.status_code == 200
+
+
 def test_an_invalid_call_gets_its_reasons_back(client, phone_system):
     response = deliver(
         client,
