@@ -3,45 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import dataclass
 
 from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.http import Http404
 
+from analytics.stats import Nps
 from core.models import Practice
 from feedback.models import Answer, FeedbackItem, Question, SurveyResponse
 from feedback.touchpoints import TOUCHPOINTS
-
-
-@dataclass(frozen=True)
-class Nps:
-    """Net Promoter Score: % promoters (9–10) minus % detractors (0–6), with a 95% margin."""
-
-    promoters: int
-    passives: int
-    detractors: int
-
-    @property
-    def answers(self) -> int:
-        return self.promoters + self.passives + self.detractors
-
-    @property
-    def score(self) -> float | None:
-        if not self.answers:
-            return None
-        return 100 * (self.promoters - self.detractors) / self.answers
-
-    @property
-    def margin(self) -> float | None:
-        """Half-width of the 95% interval: 1.96 × the standard error of the NPS."""
-        n = self.answers
-        if n < 2:
-            return None
-        pro, det = self.promoters / n, self.detractors / n
-        variance = pro + det - (pro - det) ** 2
-        return 100 * 1.96 * math.sqrt(variance / n)
 
 
 def nps_from_counts(scores: QuerySet) -> Nps:

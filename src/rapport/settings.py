@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "records",
     "calls",
     "vendors",
+    "analytics",
     "api",
 ]
 

@@ -1,0 +1,317 @@
+"""Reads of the rollups: the figures of a practice, or of the practices a person may see,
+summed over a range of local days. Dashboards call these; nothing here reads raw rows.
+
+Each read is a handful of grouped queries over the rollup tables, whatever the range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncMonth
+
+from analytics.models import (
+    PracticeDay,
+    PracticeDayDeparture,
+    PracticeDayTouchpoint,
+    PracticeSnapshot,
+)
+from analytics.stats import CaseMix, Nps, Proportion
+from core.models import Practice
+from core.selectors import practices_for_user
+from feedback.touchpoints import touchpoint_label
+from patients.models import Patient
+
+# Every summed column of ``PracticeDay``: readable on ``Figures`` by the same name.
+COUNTS = [
+    f.name
+    for f in PracticeDay._meta.concrete_fields
+    if isinstance(f, IntegerField) and not f.primary_key
+]
+NOT_RECORDED = "Not recorded"
+
+
+def _dollars(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class TouchpointFigures:
+    """Ratings and defects of one touchpoint over the range."""
+
+    touchpoint: str
+    answers: int = 0
+    score_sum: int = 0
+    satisfied: int = 0
+    low_scores: int = 0
+    defects: int = 0
+
+    @property
+    def label(self) -> str:
+        return touchpoint_label(self.touchpoint) if self.touchpoint else "Other"
+
+    @property
+    def average(self) -> float | None:
+        return self.score_sum / self.answers if self.answers else None
+
+    @property
+    def csat(self) -> Proportion:
+        return Proportion(self.satisfied, self.answers)
+
+
+@dataclass(frozen=True)
+class DepartureFigures:
+    reason: str
+    departures: int
+    value_lost: Decimal
+
+    @property
+    def label(self) -> str:
+        return dict(Patient.DepartureReason.choices).get(self.reason, NOT_RECORDED)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Loyalty figures as last taken in the range (summed over the practices)."""
+
+    patients_scored: int = 0
+    patients_at_risk: int = 0
+    value_at_risk: Decimal = Decimal("0.00")
+    practices: int = 0  # how many of the practices had a snapshot in the range
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Every rollup figure of some practices over local days ``first`` to ``last``.
+
+    The summed counts are attributes by their ``PracticeDay`` column name
+    (``figures.responses``, ``figures.calls_missed``); the properties turn them into the
+    statistics people read, each with its sample size and interval (``analytics.stats``).
+    """
+
+    first: dt.date
+    last: dt.date
+    practices: int
+    totals: Mapping[str, int]
+    touchpoints: list[TouchpointFigures] = field(default_factory=list)
+    departures_by_reason: list[DepartureFigures] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+
+    def __getattr__(self, name: str) -> int:
+        if name in COUNTS:
+            return self.totals.get(name, 0)
+        raise AttributeError(name)
+
+    @property
+    def nps(self) -> Nps:
+        return Nps(self.nps_promoters, self.nps_passives, self.nps_detractors)
+
+    @property
+    def csat(self) -> Proportion:
+        return Proportion(self.csat_satisfied, self.csat_answers)
+
+    @property
+    def ces(self) -> Proportion:
+        return Proportion(self.ces_easy, self.ces_answers)
+
+    @property
+    def response_rate(self) -> Proportion:
+        return Proportion(self.invitations_answered, self.invitations)
+
+    @property
+    def acknowledged_on_time(self) -> Proportion:
+        return Proportion(self.cases_ack_on_time, self.cases_ack_on_time + self.cases_ack_late)
+
+    @property
+    def recovery_rate(self) -> Proportion:
+        return Proportion(self.cases_recovered, self.cases_judged)
+
+    @property
+    def satisfaction_before(self) -> float | None:
+        pairs = self.satisfaction_pairs
+        return self.satisfaction_before_sum / pairs if pairs else None
+
+    @property
+    def satisfaction_after(self) -> float | None:
+        pairs = self.satisfaction_pairs
+        return self.satisfaction_after_sum / pairs if pairs else None
+
+    @property
+    def gestures_cost(self) -> Decimal:
+        return _dollars(self.gestures_cost_cents)
+
+    @property
+    def records_on_time(self) -> Proportion:
+        return Proportion(self.records_fulfilled_on_time, self.records_fulfilled)
+
+    @property
+    def value_lost(self) -> Decimal:
+        return _dollars(self.value_lost_cents)
+
+    @property
+    def answer_rate(self) -> Proportion:
+        return Proportion(self.calls_answered, self.calls_inbound)
+
+    @property
+    def callbacks_within_deadline(self) -> Proportion:
+        """Done by the deadline, of those done and those still open past it."""
+        return Proportion(self.callbacks_on_time, self.callbacks_done + self.callbacks_overdue)
+
+    @property
+    def new_caller_conversion(self) -> Proportion:
+        return Proportion(self.new_callers_booked, self.new_callers)
+
+    @property
+    def case_mix(self) -> CaseMix:
+        return CaseMix(self.new_patients_seen, self.patients_seen)
+
+
+def visible_practices(
+    user, practices: Iterable[Practice | int] | None = None
+) -> QuerySet[Practice]:
+    """The practices the person may see, narrowed to ``practices`` when given (any they
+    may not see are left out, as if they did not exist)."""
+    visible = practices_for_user(user)
+    if practices is not None:
+        visible = visible.filter(pk__in=[p if isinstance(p, int) else p.pk for p in practices])
+    return visible
+
+
+def _days(model, practices: QuerySet[Practice], first: dt.date, last: dt.date) -> QuerySet:
+    return model.objects.filter(practice__in=practices.values("pk"), day__range=(first, last))
+
+
+def _grouped(
+    practices: QuerySet[Practice], first: dt.date, last: dt.date, by: str | None
+) -> dict[object, Figures]:
+    """Figures per ``by`` ("practice", "month") or, with None, one set under the key None."""
+    group = {"practice": "practice_id", "month": "month", None: None}[by]
+
+    def rows(model, *keys: str, **sums):
+        queryset = _days(model, practices, first, last).order_by()
+        if by == "month":
+            queryset = queryset.annotate(month=TruncMonth("day"))
+        columns = [*([group] if group else []), *keys]
+        if not columns:
+            return [queryset.aggregate(**sums)]
+        return queryset.values(*columns).annotate(**sums)
+
+    totals: dict[object, dict[str, int]] = {}
+    for row in rows(PracticeDay, **{name: Sum(name) for name in COUNTS}):
+        totals[row.get(group) if group else None] = {name: row[name] or 0 for name in COUNTS}
+    touchpoints: dict[object, list[TouchpointFigures]] = defaultdict(list)
+    columns = ["answers", "score_sum", "satisfied", "low_scores", "defects"]
+    for row in rows(PracticeDayTouchpoint, "touchpoint", **{c: Sum(c) for c in columns}):
+        figures = TouchpointFigures(row["touchpoint"], **{c: row[c] or 0 for c in columns})
+        touchpoints[row.get(group) if group else None].append(figures)
+    departures: dict[object, list[DepartureFigures]] = defaultdict(list)
+    for row in rows(
+        PracticeDayDeparture, "reason", n=Sum("departures"), cents=Sum("value_lost_cents")
+    ):
+        figures = DepartureFigures(row["reason"], row["n"] or 0, _dollars(row["cents"] or 0))
+        departures[row.get(group) if group else None].append(figures)
+    counted = _practice_counts(practices, by)
+    result = {}
+    for key in set(totals) | set(touchpoints) | set(departures) | ({None} if not by else set()):
+        start, end = first, last
+        if by == "month":
+            start = max(first, _as_date(key))
+            end = min(last, _month_end(_as_date(key)))
+        result[key] = Figures(
+            first=start,
+            last=end,
+            practices=counted.get(key, counted.get(None, 0)),
+            totals=totals.get(key, {}),
+            # Worst first: the defect Pareto and the low scores lead.
+            touchpoints=sorted(touchpoints.get(key, []), key=lambda t: (-t.defects, t.label)),
+            departures_by_reason=sorted(
+                departures.get(key, []), key=lambda d: (d.reason == "", -d.departures, d.label)
+            ),
+        )
+    return result
+
+
+def _practice_counts(practices: QuerySet[Practice], by: str | None) -> dict[object, int]:
+    if by == "practice":
+        return {pk: 1 for pk in practices.values_list("pk", flat=True)}
+    return {None: practices.count()}
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def _snapshots(
+    practices: QuerySet[Practice], first: dt.date, last: dt.date
+) -> dict[int, PracticeSnapshot]:
+    """Each practice's last snapshot taken in the range."""
+    latest = (
+        PracticeSnapshot.objects.filter(practice=OuterRef("practice"), day__range=(first, last))
+        .order_by("-day")
+        .values("day")[:1]
+    )
+    rows = PracticeSnapshot.objects.filter(
+        practice__in=practices.values("pk"), day=Subquery(latest)
+    )
+    return {row.practice_id: row for row in rows}
+
+
+def _sum_snapshots(rows: Iterable[PracticeSnapshot]) -> Snapshot:
+    rows = list(rows)
+    return Snapshot(
+        patients_scored=sum(r.patients_scored for r in rows),
+        patients_at_risk=sum(r.patients_at_risk for r in rows),
+        value_at_risk=_dollars(sum(r.value_at_risk_cents for r in rows)),
+        practices=len(rows),
+    )
+
+
+def figures(
+    *, user, first: dt.date, last: dt.date, practices: Iterable[Practice | int] | None = None
+) -> Figures:
+    """The figures of every practice the person may see (or of ``practices`` among them)
+    over the local days ``first`` to ``last``, summed."""
+    visible = visible_practices(user, practices)
+    result = _grouped(visible, first, last, None)[None]
+    snapshot = _sum_snapshots(_snapshots(visible, first, last).values())
+    return replace(result, snapshot=snapshot)
+
+
+def practice_figures(*, user, practice: Practice, first: dt.date, last: dt.date) -> Figures:
+    """One practice's figures; empty (``practices == 0``) if the person may not see it."""
+    return figures(user=user, first=first, last=last, practices=[practice])
+
+
+def figures_by_practice(
+    *, user, first: dt.date, last: dt.date, practices: Iterable[Practice | int] | None = None
+) -> dict[int, Figures]:
+    """Each visible practice's figures, by practice id: the benchmark table's rows. A
+    practice with no rollup rows in the range is there too, with zeros."""
+    visible = visible_practices(user, practices)
+    grouped = _grouped(visible, first, last, "practice")
+    snapshots = _snapshots(visible, first, last)
+    result = {}
+    for pk in visible.values_list("pk", flat=True):
+        found = grouped.get(pk) or Figures(first=first, last=last, practices=1, totals={})
+        taken = [snapshots[pk]] if pk in snapshots else []
+        result[pk] = replace(found, snapshot=_sum_snapshots(taken))
+    return result
+
+
+def figures_by_month(
+    *, user, first: dt.date, last: dt.date, practices: Iterable[Practice | int] | None = None
+) -> list[tuple[dt.date, Figures]]:
+    """The visible practices' figures summed per calendar month of the range, oldest
+    first (months without any rollup row are left out): the trends."""
+    visible = visible_practices(user, practices)
+    grouped = _grouped(visible, first, last, "month")
+    return sorted(((_as_date(key), value) for key, value in grouped.items()), key=lambda kv: kv[0])

@@ -1,0 +1,126 @@
+"""Summed rollups as the dashboards will read them, scoped to what each person may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+from analytics import selectors
+from analytics.rollups import rollups_refresh
+from analytics.stats import CaseMix, Nps, Proportion
+from analytics.tests.oracle import expected_days
+from analytics.tests.story import MARCH, NOW, d
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rolled_up(history, maple, harbor):
+    rollups_refresh(days=MARCH, now=NOW)
+
+
+def test_a_director_sees_the_whole_group_summed(rolled_up, director, maple, harbor):
+    figures = selectors.figures(user=director, first=MARCH.first, last=MARCH.last)
+
+    # Every column equals the raw recomputation summed over the month.
+    expected = sum(
+        expected_days([maple, harbor], first=MARCH.first, last=MARCH.last, now=NOW).values(),
+        Counter(),
+    )
+    assert {name: getattr(figures, name) for name in selectors.COUNTS} == {
+        name: expected[name] for name in selectors.COUNTS
+    }
+    assert figures.practices == 2
+    assert figures.nps == Nps(promoters=1, passives=1, detractors=1)
+    assert figures.nps.is_greyed
+    # Ratings: Dana 2 and 5, Finn 1, Sam 4.
+    assert figures.csat == Proportion(2, 4)
+    assert figures.ces == Proportion(1, 1)
+    assert figures.response_rate == Proportion(3, 4)
+    assert figures.acknowledged_on_time == Proportion(1, 2)
+    assert figures.recovery_rate == Proportion(1, 1)
+    assert (figures.satisfaction_before, figures.satisfaction_after) == (5.0, 9.0)
+    assert figures.gestures_cost == Decimal("35.50")
+    assert figures.value_lost == Decimal("2034.56")  # Walt's 1,234.56 and Sue's 800
+    assert figures.answer_rate == Proportion(1, 4)
+    assert figures.callbacks_within_deadline == Proportion(1, 2)
+    assert figures.new_caller_conversion == Proportion(1, 1)
+    assert figures.records_on_time == Proportion(1, 1)
+    assert figures.case_mix == CaseMix(new_patients=2, patients_seen=4)
+    assert figures.snapshot.patients_at_risk == 1
+    assert figures.snapshot.value_at_risk == Decimal("1000.00")
+
+
+def test_touchpoints_lead_with_the_most_defects(rolled_up, director):
+    figures = selectors.figures(user=director, first=MARCH.first, last=MARCH.last)
+
+    waiting = figures.touchpoints[0]
+    assert (waiting.touchpoint, waiting.label, waiting.defects) == ("waiting", "Waiting", 2)
+    assert (waiting.answers, waiting.average, waiting.low_scores) == (2, 1.5, 2)
+    assert waiting.csat == Proportion(0, 2)
+    by_slug = {t.touchpoint: t for t in figures.touchpoints}
+    assert by_slug["dentist_care"].average == 4.0
+    assert [(r.label, r.departures, r.value_lost) for r in figures.departures_by_reason] == [
+        ("Cost", 1, Decimal("0.00")),
+        ("Moved", 1, Decimal("1234.56")),
+        ("Not recorded", 1, Decimal("800.00")),
+    ]
+
+
+def test_a_manager_sees_only_their_practice(rolled_up, manager, harbor):
+    figures = selectors.figures(user=manager, first=MARCH.first, last=MARCH.last)
+    asked_for_harbor = selectors.practice_figures(
+        user=manager, practice=harbor, first=MARCH.first, last=MARCH.last
+    )
+
+    assert (figures.practices, figures.responses) == (1, 2)
+    assert (asked_for_harbor.practices, asked_for_harbor.responses) == (0, 0)
+    assert asked_for_harbor.snapshot.practices == 0
+
+
+def test_someone_from_another_practice_sees_nothing(rolled_up, outsider):
+    figures = selectors.figures(user=outsider, first=MARCH.first, last=MARCH.last)
+
+    # Their own practice, which has no rollups.
+    assert (figures.practices, figures.responses, figures.touchpoints) == (1, 0, [])
+
+
+def test_figures_by_practice_give_the_benchmark_rows(rolled_up, director, maple, harbor):
+    rows = selectors.figures_by_practice(user=director, first=MARCH.first, last=MARCH.last)
+
+    assert set(rows) == {maple.pk, harbor.pk}
+    assert (rows[maple.pk].responses, rows[harbor.pk].responses) == (2, 1)
+    assert rows[harbor.pk].nps == Nps(0, 1, 0)
+    assert rows[maple.pk].snapshot.patients_at_risk == 1
+    assert rows[harbor.pk].snapshot.patients_scored == 0
+
+
+def test_a_range_sums_only_its_days(rolled_up, director):
+    tenth = selectors.figures(user=director, first=d(10), last=d(10))
+
+    # New York's 10th (Dana's answer at 23:50) and nothing from Sydney's 11th.
+    assert (tenth.responses, tenth.invitations) == (1, 4)
+    assert tenth.snapshot.practices == 0  # no snapshot was taken on the 10th
+
+
+def test_figures_by_month(rolled_up, director):
+    months = selectors.figures_by_month(
+        user=director, first=dt.date(2026, 2, 15), last=dt.date(2026, 3, 31)
+    )
+
+    assert [(month, figures.first, figures.last) for month, figures in months] == [
+        (dt.date(2026, 3, 1), dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    ]
+    assert months[0][1].responses == 3
+
+
+def test_reading_the_figures_takes_a_fixed_number_of_queries(
+    rolled_up, director, django_assert_num_queries
+):
+    # The visible practices are a subquery of each: days, touchpoints, departures,
+    # the practice count and the snapshots.
+    with django_assert_num_queries(5):
+        selectors.figures(user=director, first=MARCH.first, last=MARCH.last)
