@@ -48,7 +48,6 @@ import pstats
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,9 @@ import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import benchlib
+from benchlib import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -364,24 +366,11 @@ def drive(port: int, setup: dict, args, master_pid: int) -> list[Phase]:
 # --- Server ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def rapport(env: dict[str, str], *argv: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "rapport.cli", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        sys.exit(f"rapport {argv[0]} failed:\n{done.stderr[-4000:]}")
-    return done.stdout
+    try:
+        return benchlib.rapport(env, *argv)
+    except RuntimeError as failure:
+        sys.exit(str(failure))
 
 
 def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 60) -> None:

@@ -55,7 +55,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,6 +64,8 @@ import urllib.parse
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from benchlib import free_port, rapport
 
 PROJECT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
@@ -386,26 +387,6 @@ def open_loop(port: int, requests, count: int, rate: float, phase: Phase, master
 
 
 # --- Server ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def rapport(env: dict[str, str], *argv: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "rapport.cli", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"rapport {argv[0]} failed:\n{done.stderr[-4000:]}")
-    return done.stdout
 
 
 def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 60) -> None:
