@@ -86,9 +86,9 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from analytics.models import PracticeDay, PracticeDayDeparture, PracticeDayTouchpoint
     from analytics.rollups import (
         NIGHTLY_DAYS,
+        ROLLUP_MODELS,
         DayRange,
         local_today,
         rollups_rebuild,
@@ -157,14 +157,13 @@ def main() -> None:
         return groups
 
     def cold_day():
-        PracticeDay.objects.filter(day=yesterday).delete()
-        PracticeDayTouchpoint.objects.filter(day=yesterday).delete()
-        PracticeDayDeparture.objects.filter(day=yesterday).delete()
+        for model in ROLLUP_MODELS:
+            model.objects.filter(day=yesterday).delete()
         return rollups_refresh(days=(yesterday, yesterday)).rows
 
     def cold_rebuild():
         # A first build: empty tables, as on the day analytics is installed.
-        for model in (PracticeDay, PracticeDayTouchpoint, PracticeDayDeparture):
+        for model in ROLLUP_MODELS:
             table = model._meta.db_table
             execute(
                 f"TRUNCATE {table}" if connection.vendor == "postgresql" else f"DELETE FROM {table}"

@@ -153,6 +153,64 @@ class PracticeDayDeparture(models.Model):
         return f"{self.practice_id} on {self.day}: {self.reason or 'no reason'}"
 
 
+class PracticeDayPerson(models.Model):
+    """Praise and complaints naming one member of staff, on one local day of a practice.
+
+    The person is the name as the text analysis found it (``FeedbackItem.people``, matched
+    against the practice's staff when the item arrived): renaming someone later leaves
+    what was said about them under the old name.
+    """
+
+    practice = models.ForeignKey(
+        Practice, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    person = models.CharField(max_length=120)
+    praise = _count("Positive feedback items received that day naming the person")
+    complaints = _count("Negative feedback items received that day naming the person")
+
+    class Meta:
+        ordering = ["practice", "day", "person"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practice", "day", "person"], name="practice_day_person_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.practice_id} on {self.day}: {self.person}"
+
+
+class PracticeDayVendor(models.Model):
+    """What patients said of one lab or specialist, and what went wrong with it, on one
+    local day of a practice: the vendor scorecards of the dashboards."""
+
+    practice = models.ForeignKey(
+        Practice, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    vendor = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    answers = _count("Rating (1-5) answers about the vendor in responses submitted that day")
+    score_sum = _count("Sum of those ratings")
+    satisfied = _count("Of those, 4 or 5")
+    defects = _count("Defects of the vendor detected or reported that day")
+    complaints = _count("Negative feedback items about the vendor received that day")
+    cases_opened = _count("Recovery cases about the vendor opened that day")
+
+    class Meta:
+        ordering = ["practice", "day", "vendor"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practice", "day", "vendor"], name="practice_day_vendor_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.practice_id} on {self.day}: vendor {self.vendor_id}"
+
+
 class PracticeSnapshot(models.Model):
     """Figures true at a moment rather than summed over days: the loyalty scores as they
     stood when a refresh ran on that local day.

@@ -25,7 +25,9 @@ from django.utils import timezone
 from analytics.models import (
     PracticeDay,
     PracticeDayDeparture,
+    PracticeDayPerson,
     PracticeDayTouchpoint,
+    PracticeDayVendor,
     PracticeSnapshot,
 )
 from analytics.sources import (
@@ -33,11 +35,13 @@ from analytics.sources import (
     departure_target,
     effort_question_ids,
     ids_sql,
+    person_target,
     practice_day_target,
     register_functions,
     select_sql,
     snapshot_sql,
     touchpoint_target,
+    vendor_target,
 )
 from calls.models import Call
 from core.models import Practice
@@ -108,6 +112,8 @@ class RefreshResult:
     changed: int = 0  # of which the refresh inserted or updated (or deleted)
     touchpoint_rows: int = 0
     departure_rows: int = 0
+    person_rows: int = 0
+    vendor_rows: int = 0
     snapshots: int = 0
     seconds: float = 0.0
 
@@ -118,6 +124,7 @@ class RefreshResult:
             f"rollup: {practices} × {days} refreshed: {self.rows:,} practice-days"
             f" ({self.changed:,} changed),"
             f" {self.touchpoint_rows:,} touchpoint rows, {self.departure_rows:,} departure rows,"
+            f" {self.person_rows:,} staff rows, {self.vendor_rows:,} vendor rows,"
             f" {self.snapshots:,} snapshots in {self.seconds:.1f} s"
         )
 
@@ -155,18 +162,25 @@ def rollups_refresh(
     result = RefreshResult(practices=len(chosen), days=days.days)
     if not chosen:
         return result
-    targets = [practice_day_target(effort_question_ids()), touchpoint_target(), departure_target()]
+    targets = [
+        practice_day_target(effort_question_ids()),
+        touchpoint_target(),
+        departure_target(),
+        person_target(),
+        vendor_target(),
+    ]
     total, done = len(chosen) * days.days, 0
     if progress:
         progress(0, total)
     for batch in days.chunks(days_per_batch):
-        (rows, changed), (touchpoints, _), (departures, _), (snapshots, _) = _refresh_batch(
-            chosen, batch, targets, now
-        )
+        written, snapshots = _refresh_batch(chosen, batch, targets, now)
+        (rows, changed), touchpoints, departures, people, vendors = written
         result.rows += rows
         result.changed += changed
-        result.touchpoint_rows += touchpoints
-        result.departure_rows += departures
+        result.touchpoint_rows += touchpoints[0]
+        result.departure_rows += departures[0]
+        result.person_rows += people[0]
+        result.vendor_rows += vendors[0]
         result.snapshots += snapshots
         done += len(chosen) * batch.days
         if progress:
@@ -178,7 +192,7 @@ def rollups_refresh(
 @transaction.atomic
 def _refresh_batch(
     practices: list[tuple[int, str]], days: DayRange, targets: list[Target], now: dt.datetime
-) -> list[tuple[int, int]]:
+) -> tuple[list[tuple[int, int]], int]:
     """Rewrite one batch; returns (rows, rows changed) per target, and the snapshots."""
     ids = ids_sql(pk for pk, _zone in practices)
     lo, hi = days.bounds(zone for _pk, zone in practices)
@@ -200,8 +214,8 @@ def _refresh_batch(
             cursor.execute("SET LOCAL work_mem = '128MB'")
         for target in targets:
             written.append(_write_target(cursor, target, ids, params))
-        written.append((_snapshot(cursor, practices, days, now), 0))
-    return written
+        snapshots = _snapshot(cursor, practices, days, now)
+    return written, snapshots
 
 
 # The batch's new rows of one rollup table, in a temporary table of the connection.
@@ -308,6 +322,14 @@ def rollups_refresh_recent(
     return rollups_refresh(days=DayRange(first, max(todays)), now=now, progress=progress)
 
 
+ROLLUP_MODELS = (
+    PracticeDay,
+    PracticeDayTouchpoint,
+    PracticeDayDeparture,
+    PracticeDayPerson,
+    PracticeDayVendor,
+)
+
 # Each raw table's moments, earliest to latest, bound the days a rebuild covers (a
 # gesture follows its case's opening, a call-back its call).
 _MOMENTS = [
@@ -365,7 +387,7 @@ def rollups_rebuild(
     chosen = _chosen(practices)
     span = data_span(chosen, now=now) if chosen else None
     with transaction.atomic():
-        for model in (PracticeDay, PracticeDayTouchpoint, PracticeDayDeparture):
+        for model in ROLLUP_MODELS:
             stale = model.objects.filter(practice_id__in=[pk for pk, _zone in chosen])
             if span is not None:
                 stale = stale.exclude(day__range=(span.first, span.last))

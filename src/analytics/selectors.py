@@ -18,7 +18,9 @@ from django.db.models.functions import TruncMonth
 from analytics.models import (
     PracticeDay,
     PracticeDayDeparture,
+    PracticeDayPerson,
     PracticeDayTouchpoint,
+    PracticeDayVendor,
     PracticeSnapshot,
 )
 from analytics.stats import CaseMix, Nps, Proportion
@@ -40,8 +42,25 @@ def _dollars(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
+class _Rated:
+    """The statistics of ``answers`` ratings (1–5) summing to ``score_sum``, ``satisfied``
+    of them 4 or 5."""
+
+    answers: int
+    score_sum: int
+    satisfied: int
+
+    @property
+    def average(self) -> float | None:
+        return self.score_sum / self.answers if self.answers else None
+
+    @property
+    def csat(self) -> Proportion:
+        return Proportion(self.satisfied, self.answers)
+
+
 @dataclass(frozen=True)
-class TouchpointFigures:
+class TouchpointFigures(_Rated):
     """Ratings and defects of one touchpoint over the range."""
 
     touchpoint: str
@@ -55,14 +74,6 @@ class TouchpointFigures:
     def label(self) -> str:
         return touchpoint_label(self.touchpoint) if self.touchpoint else "Other"
 
-    @property
-    def average(self) -> float | None:
-        return self.score_sum / self.answers if self.answers else None
-
-    @property
-    def csat(self) -> Proportion:
-        return Proportion(self.satisfied, self.answers)
-
 
 @dataclass(frozen=True)
 class DepartureFigures:
@@ -73,6 +84,37 @@ class DepartureFigures:
     @property
     def label(self) -> str:
         return dict(Patient.DepartureReason.choices).get(self.reason, NOT_RECORDED)
+
+
+@dataclass(frozen=True)
+class PersonFigures:
+    """Praise and complaints naming one member of staff over the range."""
+
+    person: str
+    praise: int = 0
+    complaints: int = 0
+
+    @property
+    def mentions(self) -> int:
+        return self.praise + self.complaints
+
+    @property
+    def praise_share(self) -> Proportion:
+        return Proportion(self.praise, self.mentions)
+
+
+@dataclass(frozen=True)
+class VendorFigures(_Rated):
+    """A lab's or specialist's scorecard over the range."""
+
+    vendor_id: int
+    name: str
+    answers: int = 0
+    score_sum: int = 0
+    satisfied: int = 0
+    defects: int = 0
+    complaints: int = 0
+    cases_opened: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,6 +142,8 @@ class Figures:
     totals: Mapping[str, int]
     touchpoints: list[TouchpointFigures] = field(default_factory=list)
     departures_by_reason: list[DepartureFigures] = field(default_factory=list)
+    people: list[PersonFigures] = field(default_factory=list)
+    vendors: list[VendorFigures] = field(default_factory=list)
     snapshot: Snapshot | None = None
 
     def __getattr__(self, name: str) -> int:
@@ -215,9 +259,23 @@ def _grouped(
     ):
         figures = DepartureFigures(row["reason"], row["n"] or 0, _dollars(row["cents"] or 0))
         departures[row.get(group) if group else None].append(figures)
+    people: dict[object, list[PersonFigures]] = defaultdict(list)
+    for row in rows(
+        PracticeDayPerson, "person", praise=Sum("praise"), complaints=Sum("complaints")
+    ):
+        figures = PersonFigures(row["person"], row["praise"] or 0, row["complaints"] or 0)
+        people[row.get(group) if group else None].append(figures)
+    vendors: dict[object, list[VendorFigures]] = defaultdict(list)
+    columns = ["answers", "score_sum", "satisfied", "defects", "complaints", "cases_opened"]
+    for row in rows(PracticeDayVendor, "vendor_id", "vendor__name", **{c: Sum(c) for c in columns}):
+        figures = VendorFigures(
+            row["vendor_id"], row["vendor__name"], **{c: row[c] or 0 for c in columns}
+        )
+        vendors[row.get(group) if group else None].append(figures)
     counted = _practice_counts(practices, by)
     result = {}
-    for key in set(totals) | set(touchpoints) | set(departures) | ({None} if not by else set()):
+    keys = set(totals) | set(touchpoints) | set(departures) | set(people) | set(vendors)
+    for key in keys | ({None} if not by else set()):
         start, end = first, last
         if by == "month":
             start = max(first, _as_date(key))
@@ -231,6 +289,12 @@ def _grouped(
             touchpoints=sorted(touchpoints.get(key, []), key=lambda t: (-t.defects, t.label)),
             departures_by_reason=sorted(
                 departures.get(key, []), key=lambda d: (d.reason == "", -d.departures, d.label)
+            ),
+            # Most talked about first.
+            people=sorted(people.get(key, []), key=lambda p: (-p.mentions, p.person)),
+            vendors=sorted(
+                vendors.get(key, []),
+                key=lambda v: (-(v.defects + v.complaints + v.cases_opened), v.name),
             ),
         )
     return result
@@ -280,9 +344,12 @@ def figures(
 ) -> Figures:
     """The figures of every practice the person may see (or of ``practices`` among them)
     over the local days ``first`` to ``last``, summed."""
-    visible = visible_practices(user, practices)
-    result = _grouped(visible, first, last, None)[None]
-    snapshot = _sum_snapshots(_snapshots(visible, first, last).values())
+    return _figures(visible_practices(user, practices), first, last)
+
+
+def _figures(practices: QuerySet[Practice], first: dt.date, last: dt.date) -> Figures:
+    result = _grouped(practices, first, last, None)[None]
+    snapshot = _sum_snapshots(_snapshots(practices, first, last).values())
     return replace(result, snapshot=snapshot)
 
 
@@ -312,6 +379,25 @@ def figures_by_month(
 ) -> list[tuple[dt.date, Figures]]:
     """The visible practices' figures summed per calendar month of the range, oldest
     first (months without any rollup row are left out): the trends."""
-    visible = visible_practices(user, practices)
-    grouped = _grouped(visible, first, last, "month")
+    return _by_month(visible_practices(user, practices), first, last)
+
+
+def _by_month(
+    practices: QuerySet[Practice], first: dt.date, last: dt.date
+) -> list[tuple[dt.date, Figures]]:
+    grouped = _grouped(practices, first, last, "month")
     return sorted(((_as_date(key), value) for key, value in grouped.items()), key=lambda kv: kv[0])
+
+
+# Unscoped reads, for background jobs that act for the practice (the monthly report):
+# never call these with a practice taken from a request.
+
+
+def system_practice_figures(practice: Practice, first: dt.date, last: dt.date) -> Figures:
+    return _figures(Practice.objects.filter(pk=practice.pk), first, last)
+
+
+def system_figures_by_month(
+    practice: Practice, first: dt.date, last: dt.date
+) -> list[tuple[dt.date, Figures]]:
+    return _by_month(Practice.objects.filter(pk=practice.pk), first, last)

@@ -512,6 +512,83 @@ def departure_target() -> Target:
     )
 
 
+def person_target() -> Target:
+    from analytics.models import PracticeDayPerson
+
+    def items(label: str) -> str:
+        return f"COUNT(DISTINCT CASE WHEN f.label = '{label}' THEN f.id END)"
+
+    return Target(
+        _t(PracticeDayPerson),
+        ["praise", "complaints"],
+        [
+            Source(
+                "people named in feedback",
+                f"{_t(FeedbackItem)} f",
+                "f.practice_id",
+                "f.received_at",
+                {"praise": items("positive"), "complaints": items("negative")},
+                where=["f.label IN ('positive', 'negative')", json_is_list("f.people")],
+                key="person.value",
+                joins=json_elements("f.people", "person"),
+            )
+        ],
+        key="person",
+    )
+
+
+def vendor_target() -> Target:
+    from analytics.models import PracticeDayVendor
+
+    return Target(
+        _t(PracticeDayVendor),
+        ["answers", "score_sum", "satisfied", "defects", "complaints", "cases_opened"],
+        [
+            Source(
+                "vendor ratings",
+                f"{_t(Answer)} a JOIN {_t(SurveyResponse)} r ON r.id = a.response_id"
+                f" JOIN {_t(Question)} q ON q.id = a.question_id",
+                "r.practice_id",
+                "r.submitted_at",
+                {
+                    "answers": "COUNT(*)",
+                    "score_sum": "SUM(a.number)",
+                    "satisfied": _when("a.number >= 4"),
+                },
+                where=["q.kind = 'rating'", "a.number IS NOT NULL", "a.vendor_id IS NOT NULL"],
+                key="a.vendor_id",
+            ),
+            Source(
+                "vendor defects",
+                f"{_t(VendorDefect)} d",
+                "d.practice_id",
+                "d.detected_at",
+                {"defects": "COUNT(*)"},
+                key="d.vendor_id",
+            ),
+            Source(
+                "vendor complaints",
+                f"{_t(FeedbackItem)} f",
+                "f.practice_id",
+                "f.received_at",
+                {"complaints": "COUNT(*)"},
+                where=["f.label = 'negative'", "f.vendor_id IS NOT NULL"],
+                key="f.vendor_id",
+            ),
+            Source(
+                "vendor cases",
+                f"{_t(RecoveryCase)} c",
+                "c.practice_id",
+                "c.opened_at",
+                {"cases_opened": "COUNT(*)"},
+                where=["c.vendor_id IS NOT NULL"],
+                key="c.vendor_id",
+            ),
+        ],
+        key="vendor_id",
+    )
+
+
 def snapshot_sql(practices: str) -> str:
     """The loyalty figures of ``practices`` now, as the snapshot of day ``%(day)s``."""
     from analytics.models import PracticeSnapshot

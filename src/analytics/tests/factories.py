@@ -52,8 +52,10 @@ def respond(
     nps: int | None = None,
     ratings: dict[str, int] | None = None,
     easy: int | None = None,
+    vendor=None,
 ) -> SurveyResponse:
-    """A response with its NPS, touchpoint ratings and effort (yes = 1) answers."""
+    """A response with its NPS, touchpoint ratings and effort (yes = 1) answers; the
+    ratings are about ``vendor`` when one is given."""
     survey = invited.survey
     response = SurveyResponse.objects.create(
         invitation=invited,
@@ -71,14 +73,26 @@ def respond(
     if easy is not None:
         numbers["yes_no"] = easy
     Answer.objects.bulk_create(
-        Answer(response=response, question=questions[key], number=number)
+        Answer(
+            response=response,
+            question=questions[key],
+            number=number,
+            vendor=vendor if key in (ratings or {}) else None,
+        )
         for key, number in numbers.items()
     )
     return response
 
 
 def feedback_item(
-    practice, *, received_at: dt.datetime, label: str, touchpoints=(), patient=None
+    practice,
+    *,
+    received_at: dt.datetime,
+    label: str,
+    touchpoints=(),
+    patient=None,
+    people=(),
+    vendor=None,
 ) -> FeedbackItem:
     return FeedbackItem.objects.create(
         practice=practice,
@@ -88,6 +102,8 @@ def feedback_item(
         received_at=received_at,
         label=label,
         touchpoints=list(touchpoints),
+        people=list(people),
+        vendor=vendor,
     )
 
 
@@ -153,10 +169,12 @@ def case(
     after=None,
     patient=None,
     topic="waiting",
+    vendor=None,
 ) -> RecoveryCase:
     opened = RecoveryCase.objects.create(
         practice=practice,
         patient=patient,
+        vendor=vendor,
         summary="Waited too long",
         topic=topic,
         status=status,

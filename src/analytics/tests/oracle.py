@@ -13,7 +13,9 @@ from decimal import Decimal
 from analytics.models import (
     PracticeDay,
     PracticeDayDeparture,
+    PracticeDayPerson,
     PracticeDayTouchpoint,
+    PracticeDayVendor,
 )
 from analytics.sources import EFFORT_WORDS
 from calls.models import Call, CallbackTask
@@ -271,6 +273,50 @@ def expected_departures(practices, *, first: dt.date, last: dt.date) -> dict:
     return tally.result()
 
 
+def expected_people(practices, *, first: dt.date, last: dt.date) -> dict:
+    """(practice id, local day, person) → the non-zero ``PracticeDayPerson`` counts."""
+    tally = _Tally(practices, first, last)
+    items = FeedbackItem.objects.filter(
+        practice_id__in=list(tally.zones), label__in=["positive", "negative"]
+    )
+    for item in items:
+        counted = "praise" if item.label == "positive" else "complaints"
+        for person in set(item.people):
+            tally.add(item.practice_id, item.received_at, person, **{counted: 1})
+    return tally.result()
+
+
+def expected_vendors(practices, *, first: dt.date, last: dt.date) -> dict:
+    """(practice id, local day, vendor id) → the non-zero ``PracticeDayVendor`` counts."""
+    tally = _Tally(practices, first, last)
+    ids = list(tally.zones)
+    ratings = Answer.objects.filter(
+        response__practice_id__in=ids,
+        question__kind="rating",
+        number__isnull=False,
+        vendor__isnull=False,
+    ).select_related("response")
+    for answer in ratings:
+        tally.add(
+            answer.response.practice_id,
+            answer.response.submitted_at,
+            answer.vendor_id,
+            answers=1,
+            score_sum=answer.number,
+            satisfied=int(answer.number >= 4),
+        )
+    for defect in VendorDefect.objects.filter(practice_id__in=ids):
+        tally.add(defect.practice_id, defect.detected_at, defect.vendor_id, defects=1)
+    complaints = FeedbackItem.objects.filter(
+        practice_id__in=ids, label="negative", vendor__isnull=False
+    )
+    for item in complaints:
+        tally.add(item.practice_id, item.received_at, item.vendor_id, complaints=1)
+    for opened in RecoveryCase.objects.filter(practice_id__in=ids, vendor__isnull=False):
+        tally.add(opened.practice_id, opened.opened_at, opened.vendor_id, cases_opened=1)
+    return tally.result()
+
+
 # --- The rollup tables in the same shape ---------------------------------------------
 
 
@@ -301,3 +347,12 @@ def rollup_departures() -> dict:
     return _read(
         PracticeDayDeparture, ["practice_id", "day", "reason"], ["departures", "value_lost_cents"]
     )
+
+
+def rollup_people() -> dict:
+    return _read(PracticeDayPerson, ["practice_id", "day", "person"], ["praise", "complaints"])
+
+
+def rollup_vendors() -> dict:
+    columns = ["answers", "score_sum", "satisfied", "defects", "complaints", "cases_opened"]
+    return _read(PracticeDayVendor, ["practice_id", "day", "vendor_id"], columns)

@@ -11,8 +11,11 @@ At Maple (New York):
   Finn again on the 11th, Dana cancels on the 11th.
 - Dana answers at 23:50 on March 10 (03:50 UTC on the 11th): a 10, waiting 2, hygiene 5,
   booking was easy. Finn answers at 00:10 on the 11th: a 5, waiting 1. Nora never answers.
-- Feedback: praise for hygiene (10th), a complaint about waiting (10th), Finn's complaint
-  about waiting and the front desk (00:10 on the 11th).
+- Feedback: praise for hygiene naming Hana (10th), a complaint about waiting naming Jo
+  (10th), Finn's complaint about waiting and the front desk naming Jo twice and Hana
+  (00:10 on the 11th), a neutral remark naming Hana (11th).
+- Crestline lab: Dana's hygiene 5 (10th) was the fitting of its appliance; case 1
+  is about it; a complaint about it on the 11th; a lab defect reported on the 11th.
 - Case 1 (10th 15:00) was due for acknowledgement at 17:00 and nobody did it: late.
   Case 2 (11th 09:00) acknowledged at 10:00, due 13:00: on time; closed recovered on the
   12th at 10:00, satisfaction 5 → 9; flowers $35.50 approved (a $20 gesture still pending).
@@ -38,6 +41,7 @@ from decimal import Decimal
 
 from analytics.rollups import DayRange
 from analytics.tests import factories as f
+from feedback.models import Answer
 from loyalty.models import PatientScore
 from patients.tests.factories import PatientFactory
 from vendors.models import VendorDefect
@@ -76,11 +80,24 @@ def build_history(maple, harbor) -> None:
         easy=1,
     )
     f.respond(finn_invited, submitted_at=ny("2026-03-11 00:10"), nps=5, ratings={"waiting": 1})
-    f.feedback_item(
-        maple, received_at=ny("2026-03-10 14:00"), label="positive", touchpoints=["hygiene"]
+    lab = crestline(maple)
+    # Dana's hygiene visit was to fit the appliance the lab made: her 5 rates it too.
+    Answer.objects.filter(response__invitation=invited, question__touchpoint="hygiene").update(
+        vendor=lab
     )
     f.feedback_item(
-        maple, received_at=ny("2026-03-10 16:00"), label="negative", touchpoints=["waiting"]
+        maple,
+        received_at=ny("2026-03-10 14:00"),
+        label="positive",
+        touchpoints=["hygiene"],
+        people=["Hana"],
+    )
+    f.feedback_item(
+        maple,
+        received_at=ny("2026-03-10 16:00"),
+        label="negative",
+        touchpoints=["waiting"],
+        people=["Jo"],
     )
     f.feedback_item(
         maple,
@@ -88,9 +105,18 @@ def build_history(maple, harbor) -> None:
         label="negative",
         touchpoints=["waiting", "arrival_reception"],
         patient=finn,
+        people=["Jo", "Jo", "Hana"],
     )
+    f.feedback_item(maple, received_at=ny("2026-03-11 08:00"), label="neutral", people=["Hana"])
+    f.feedback_item(maple, received_at=ny("2026-03-11 09:30"), label="negative", vendor=lab)
 
-    f.case(maple, opened_at=ny("2026-03-10 15:00"), ack_due=ny("2026-03-10 17:00"), topic="x")
+    f.case(
+        maple,
+        opened_at=ny("2026-03-10 15:00"),
+        ack_due=ny("2026-03-10 17:00"),
+        topic="x",
+        vendor=lab,
+    )
     second = f.case(
         maple,
         patient=finn,
@@ -153,7 +179,6 @@ def build_history(maple, harbor) -> None:
         value="500",
         returned_at=ny("2026-03-11 12:00"),
     )
-    lab = crestline(maple)
     VendorDefect.objects.create(
         practice=maple, vendor=lab, kind="reported", detected_at=ny("2026-03-11 09:00")
     )

@@ -34,7 +34,7 @@ def test_rollup_defaults_to_yesterday_and_today(history, maple, harbor):
     # New York's today is the 12th, Sydney's the 13th: the 11th to the 13th for both.
     assert re.fullmatch(
         r"rollup: 2 practices × 3 days refreshed: 3 practice-days \(3 changed\), 3 touchpoint rows,"
-        r" 0 departure rows, 2 snapshots in \d+\.\d s\n",
+        r" 0 departure rows, 2 staff rows, 1 vendor rows, 2 snapshots in \d+\.\d s\n",
         out,
     ), out
     assert days_of(maple) == [d(11), d(12)]

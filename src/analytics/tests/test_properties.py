@@ -2,10 +2,10 @@
 
 Hypothesis draws two practices in two time zones (daylight-saving changes, half- and
 three-quarter-hour offsets among them), survey answers with scores, ratings, effort
-answers and feedback, calls with dispositions and call-backs, visits, and cases with their
-acknowledgement, all at whole-second moments over five days around New York's clock
-change; then a window of days and a moment to refresh at. Each example runs in a
-transaction that is rolled back.
+answers and feedback (naming staff and the lab), calls with dispositions and call-backs,
+visits, and cases with their acknowledgement, all at whole-second moments over five days
+around New York's clock change; then a window of days and a moment to refresh at. Each
+example runs in a transaction that is rolled back.
 
 CI runs 50 examples; ``RAPPORT_HYPOTHESIS_EXAMPLES=1000`` explores more.
 """
@@ -26,12 +26,17 @@ from analytics.rollups import DayRange, rollups_refresh
 from analytics.tests import factories as f
 from analytics.tests.oracle import (
     expected_days,
+    expected_people,
     expected_touchpoints,
+    expected_vendors,
     rollup_days,
+    rollup_people,
     rollup_touchpoints,
+    rollup_vendors,
 )
 from core.tests.factories import OrganisationFactory, PracticeFactory
 from patients.tests.factories import PatientFactory
+from vendors.tests.factories import crestline
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +63,7 @@ BASE = dt.datetime(2026, 3, 6, 12, 0, tzinfo=dt.UTC)  # New York springs forward
 SPAN = 5 * 86400
 NUMBERS = ["+12025550101", "+12025550102", "+12025550103", ""]
 TOUCHPOINTS = ["waiting", "hygiene", "dentist_care"]
+STAFF = ["Hana", "Jo", "Zoë Ng"]
 
 
 def _near_midnight(day: int, zone: str, seconds: int) -> dt.datetime:
@@ -92,10 +98,13 @@ responses = st.fixed_dictionaries(
         "nps": st.none() | st.integers(0, 10),
         "ratings": st.dictionaries(st.sampled_from(TOUCHPOINTS), st.integers(1, 5), max_size=3),
         "easy": st.none() | st.integers(0, 1),
+        "about_lab": st.booleans(),  # the ratings are about the practice's lab
         "item": st.none()
         | st.tuples(
             st.sampled_from(["negative", "neutral", "positive"]),
             st.lists(st.sampled_from([*TOUCHPOINTS, "records"]), max_size=3, unique=True),
+            st.lists(st.sampled_from(STAFF), max_size=3),  # names, repeats and all
+            st.booleans(),  # about the lab
         ),
     }
 )
@@ -140,6 +149,7 @@ cases = st.fixed_dictionaries(
         "acked": st.none() | _seconds(-86400, 86400, -1, 0, 1),  # after the deadline
         "status": st.sampled_from(["open", "waiting_patient", "closed"]),
         "outcome": st.sampled_from(["recovered", "partly", "not_recovered", "unreachable"]),
+        "about_lab": st.booleans(),
     }
 )
 histories = st.fixed_dictionaries(
@@ -186,18 +196,29 @@ def _build(history: dict):
         ]
         for index, p in enumerate(practices)
     ]
+    labs = [crestline(p) for p in practices]
     for r in history["responses"]:
         someone = people[r["practice"]][r["patient"]]
         invited = f.invitation(someone, created_at=r["invited"])
         if r["answered_after"] is not None:
             answered = r["invited"] + r["answered_after"]
             f.respond(
-                invited, submitted_at=answered, nps=r["nps"], ratings=r["ratings"], easy=r["easy"]
+                invited,
+                submitted_at=answered,
+                nps=r["nps"],
+                ratings=r["ratings"],
+                easy=r["easy"],
+                vendor=labs[r["practice"]] if r["about_lab"] else None,
             )
             if r["item"] is not None:
-                label, touchpoints = r["item"]
+                label, touchpoints, staff, about_lab = r["item"]
                 f.feedback_item(
-                    someone.practice, received_at=answered, label=label, touchpoints=touchpoints
+                    someone.practice,
+                    received_at=answered,
+                    label=label,
+                    touchpoints=touchpoints,
+                    people=staff,
+                    vendor=labs[r["practice"]] if about_lab else None,
                 )
     for c in history["calls"]:
         who = None if c["patient"] is None else people[c["practice"]][c["patient"]]
@@ -248,6 +269,7 @@ def _build(history: dict):
             outcome=c["outcome"] if closed else "",
             before=4 if closed else None,
             after=8 if closed else None,
+            vendor=labs[c["practice"]] if c["about_lab"] else None,
         )
     return practices
 
@@ -269,6 +291,8 @@ def test_rollups_equal_raw_recomputation_for_any_small_history(history):
         assert rollup_touchpoints() == expected_touchpoints(
             practices, first=days.first, last=days.last
         )
+        assert rollup_people() == expected_people(practices, first=days.first, last=days.last)
+        assert rollup_vendors() == expected_vendors(practices, first=days.first, last=days.last)
         # Again, and one day of one practice again: nothing changes.
         rollups_refresh(days=days, now=now)
         rollups_refresh(practices=practices[:1], days=(days.last, days.last), now=now)

@@ -10,7 +10,9 @@ import pytest
 from analytics.models import (
     PracticeDay,
     PracticeDayDeparture,
+    PracticeDayPerson,
     PracticeDayTouchpoint,
+    PracticeDayVendor,
     PracticeSnapshot,
 )
 from analytics.rollups import DayRange, data_span, rollups_rebuild, rollups_refresh
@@ -18,14 +20,19 @@ from analytics.tests import factories as f
 from analytics.tests.oracle import (
     expected_days,
     expected_departures,
+    expected_people,
     expected_touchpoints,
+    expected_vendors,
     rollup_days,
     rollup_departures,
+    rollup_people,
     rollup_touchpoints,
+    rollup_vendors,
 )
 from analytics.tests.story import MARCH, NOW, NY, SYD, d
 from loyalty.models import PatientScore
 from patients.tests.factories import PatientFactory
+from vendors.models import Vendor
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +59,8 @@ def test_rollups_equal_the_figures_recomputed_from_raw_rows(history, maple, harb
         practices, first=MARCH.first, last=MARCH.last
     )
     assert rollup_departures() == expected_departures(practices, first=MARCH.first, last=MARCH.last)
+    assert rollup_people() == expected_people(practices, first=MARCH.first, last=MARCH.last)
+    assert rollup_vendors() == expected_vendors(practices, first=MARCH.first, last=MARCH.last)
 
 
 def test_a_response_near_local_midnight_counts_on_the_practice_local_day(history, maple, harbor):
@@ -116,6 +125,30 @@ def test_touchpoint_rows_and_departure_reasons(history, maple, harbor):
         (maple.pk, d(10), "moved", 1),
         (harbor.pk, d(10), "", 1),
     ]
+
+
+def test_praise_and_complaints_per_person_count_each_item_once(history, maple):
+    rollups_refresh(days=MARCH, now=NOW)
+
+    rows = PracticeDayPerson.objects.values_list("day", "person", "praise", "complaints")
+    # The neutral remark about Hana counts neither way; Jo named twice in one item, once.
+    assert sorted(rows) == [
+        (d(10), "Hana", 1, 0),
+        (d(10), "Jo", 0, 1),
+        (d(11), "Hana", 0, 1),
+        (d(11), "Jo", 0, 1),
+    ]
+
+
+def test_vendor_rows_carry_its_ratings_defects_complaints_and_cases(history, maple):
+    rollups_refresh(days=MARCH, now=NOW)
+
+    lab = Vendor.objects.get(practice=maple)
+    columns = ("day", "answers", "score_sum", "satisfied", "defects", "complaints", "cases_opened")
+    rows = PracticeDayVendor.objects.filter(vendor=lab).values_list(*columns)
+    # Dana's hygiene 5 at 23:50 on the 10th; the case opened on the 10th; on the 11th the
+    # complaint and the reported defect.
+    assert sorted(rows) == [(d(10), 1, 5, 1, 0, 0, 1), (d(11), 0, 0, 0, 1, 1, 0)]
 
 
 def test_refreshing_twice_gives_the_same_rows(history):
@@ -184,6 +217,8 @@ def test_rebuild_covers_every_raw_row_and_drops_rows_outside(history, maple, har
     assert result.rows == PracticeDay.objects.count()
     practices = [maple, harbor]
     assert rollup_days() == expected_days(practices, first=span.first, last=span.last, now=NOW)
+    assert rollup_people() == expected_people(practices, first=span.first, last=span.last)
+    assert rollup_vendors() == expected_vendors(practices, first=span.first, last=span.last)
 
 
 def test_rebuild_without_raw_rows_empties_the_practice(maple):

@@ -54,6 +54,27 @@ def test_a_director_sees_the_whole_group_summed(rolled_up, director, maple, harb
     assert figures.snapshot.value_at_risk == Decimal("1000.00")
 
 
+def test_staff_and_vendor_figures_sum_over_the_range(rolled_up, director, maple):
+    figures = selectors.figures(user=director, first=MARCH.first, last=MARCH.last)
+
+    assert [(p.person, p.praise, p.complaints) for p in figures.people] == [
+        ("Hana", 1, 1),
+        ("Jo", 0, 2),
+    ]
+    assert figures.people[0].praise_share == Proportion(1, 2)
+    (lab,) = figures.vendors
+    assert (lab.name, lab.answers, lab.average, lab.defects, lab.complaints, lab.cases_opened) == (
+        "Crestline Dental Lab",
+        1,
+        5.0,
+        1,
+        1,
+        1,
+    )
+    only_the_10th = selectors.figures(user=director, first=d(10), last=d(10))
+    assert [(p.person, p.mentions) for p in only_the_10th.people] == [("Hana", 1), ("Jo", 1)]
+
+
 def test_touchpoints_lead_with_the_most_defects(rolled_up, director):
     figures = selectors.figures(user=director, first=MARCH.first, last=MARCH.last)
 
@@ -120,7 +141,7 @@ def test_figures_by_month(rolled_up, director):
 def test_reading_the_figures_takes_a_fixed_number_of_queries(
     rolled_up, director, django_assert_num_queries
 ):
-    # The visible practices are a subquery of each: days, touchpoints, departures,
-    # the practice count and the snapshots.
-    with django_assert_num_queries(5):
+    # The visible practices are a subquery of each: days, touchpoints, departures, staff,
+    # vendors, the practice count and the snapshots.
+    with django_assert_num_queries(7):
         selectors.figures(user=director, first=MARCH.first, last=MARCH.last)
