@@ -23,6 +23,7 @@ from calls.services import (
     callback_complete,
 )
 from core.business_hours import BusinessCalendar
+from core.charts import Series, bar_chart
 from core.services import audit_record
 
 # In the order people meet them: the good outcome first.
@@ -140,10 +141,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "figures": figures,
         "period": period,
         "error": error,
-        "chart": {
-            "labels": [f"{week.week_of:%b} {week.week_of.day}" for week in figures.weekly],
-            "calls": [week.calls for week in figures.weekly],
-            "missed": [week.missed for week in figures.weekly],
-        },
+        "chart": bar_chart(
+            [f"{week.week_of:%b} {week.week_of.day}" for week in figures.weekly],
+            Series("Calls", [week.calls for week in figures.weekly]),
+            Series("Missed", [week.missed for week in figures.weekly]),
+        ),
     }
     return render(request, "calls/dashboard.html", context, status=400 if error else 200)

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from calls.selectors import patient_calls, patient_open_callbacks
+from core.charts import Series, line_chart
 from core.services import audit_record
 from feedback.selectors import patient_feedback
 from loyalty.selectors import can_see_loyalty
@@ -87,10 +88,12 @@ def _loyalty_context(request, patient) -> dict:
         "show_loyalty": True,
         "loyalty": read(score, weights) if score else None,
         "loyalty_trend": trend,
-        "loyalty_chart": {
-            "labels": [point.month.strftime("%b %Y") for point in trend],
-            "risk": [point.risk for point in trend],
-        },
+        "loyalty_chart": line_chart(
+            [point.month.strftime("%b %Y") for point in trend],
+            Series("Risk", [point.risk for point in trend]),
+            y_min=0,
+            y_max=100,
+        ),
         "patient_check_ins": patient_check_ins(user=request.user, patient=patient)[:10],
     }
 

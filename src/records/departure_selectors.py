@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Prefetch, Q, Sum
 
+from core.charts import Series, bar_chart
 from core.models import Practice
 from loyalty.models import CheckIn
 from patients.models import Patient
@@ -38,11 +39,11 @@ class DepartureReport:
 
     @property
     def chart(self) -> dict:
-        return {
-            "labels": [row.label for row in self.rows],
-            "counts": [row.count for row in self.rows],
-            "value_lost": [float(row.value_lost) for row in self.rows],
-        }
+        return bar_chart(
+            [row.label for row in self.rows],
+            Series("Patients who left", [row.count for row in self.rows]),
+            horizontal=True,
+        )
 
 
 def _bounds(practice: Practice, since: dt.date, until: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.http import Http404
 from django.utils import timezone
 
+from core.charts import Series, combo_chart
 from core.models import Practice
 from feedback.models import Answer, FeedbackItem, Question
 from feedback.touchpoints import TOUCHPOINTS
@@ -144,15 +145,20 @@ class Scorecard:
         return sorted({c.patient_id for c in self.comments if c.patient_id})
 
     def chart(self) -> dict:
-        return {
-            "labels": [m.month.strftime("%b %Y") for m in self.months],
-            "average": [
-                round(m.average, 2) if m.average is not None else None for m in self.months
-            ],
-            "answers": [m.answers for m in self.months],
-            "defects": [m.defects for m in self.months],
-            "cases": [m.cases for m in self.months],
-        }
+        """The rating by month as a line (1–5, left) over defects and cases as bars (right)."""
+        months = self.months
+        return combo_chart(
+            [m.month.strftime("%b %Y") for m in months],
+            Series(
+                "Rating (1–5)",
+                [round(m.average, 2) if m.average is not None else None for m in months],
+                kind="line",
+            ),
+            Series("Defects", [m.defects for m in months], kind="bar", axis="right"),
+            Series("Cases", [m.cases for m in months], kind="bar", axis="right"),
+            left={"min": 1, "max": 5, "title": "Rating"},
+            right={"title": "Defects and cases", "integer": True},
+        )
 
 
 def initials(patient) -> str:

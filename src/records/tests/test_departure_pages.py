@@ -167,9 +167,10 @@ def test_the_departures_page_shows_the_chart_data_the_table_and_the_list(
         page.split('id="departures-chart-data" type="application/json">')[1].split("<")[0]
     )
     assert data["labels"] == ["Moved", "A lab, specialist or other third party", "Cost"]
-    assert data["counts"] == [2, 1, 1]
+    assert data["series"][0]["values"] == [2, 1, 1]
     assert 'src="/static/chart.js/chart.umd.min.js"' in page
-    assert "records/departures.js" in page
+    assert 'src="/static/rapport/charts.js"' in page
+    assert 'data-chart="departures-chart-data"' in page
     table = page.split('id="departures-table"')[1].split("</table>")[0]
     assert '<td>Moved</td><td class="num">2</td><td class="num">$2,000</td>' in table
     assert '<p class="big-figure" id="departed-count">4</p>' in page

@@ -284,11 +284,11 @@ def test_departures_are_counted_by_reason_with_the_value_lost(practice, manager,
     assert rows == [("Moved", 2, Decimal("3500.50")), ("Cost", 1, Decimal("400"))]
     assert report.total_count == 3 and report.total_value_lost == Decimal("3900.50")
     assert len(report.patients) == 3
-    assert report.chart == {
-        "labels": ["Moved", "Cost"],
-        "counts": [2, 1],
-        "value_lost": [3500.5, 400.0],
-    }
+    assert report.chart["labels"] == ["Moved", "Cost"]
+    assert report.chart["horizontal"] is True
+    assert [(s["label"], s["values"]) for s in report.chart["series"]] == [
+        ("Patients who left", [2, 1])
+    ]
 
 
 def test_redeemed_patients_are_counted_and_their_value_is_not_lost(practice, manager):
