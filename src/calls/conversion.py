@@ -46,56 +46,14 @@ from django.db.models import Count, Q
 
 from calls.models import Call, CallbackTask
 from core.models import Practice, StaffMember
+from core.periods import Period, PeriodError
+
+__all__ = ["Period", "PeriodError", "call_figures"]
 from patients.models import Appointment, Patient
 
 BOOKING_WINDOW = dt.timedelta(days=7)
-DEFAULT_DAYS = 90
-# A year and a bit: enough for any comparison people make, and it bounds the rows read.
-MAX_DAYS = 400
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CHUNK = 500
-
-
-class PeriodError(ValueError):
-    """A period that cannot be shown; the message can be shown to a person."""
-
-
-@dataclass(frozen=True)
-class Period:
-    """The practice's local days ``first`` to ``last``, both included."""
-
-    first: dt.date
-    last: dt.date
-
-    @classmethod
-    def ending(cls, last: dt.date, days: int = DEFAULT_DAYS) -> Period:
-        return cls(last - dt.timedelta(days=days - 1), last)
-
-    @classmethod
-    def parse(cls, first: str, last: str, *, today: dt.date) -> Period:
-        """From ``YYYY-MM-DD`` strings; blank ones default to the last 90 days to today."""
-        default = cls.ending(today)
-        try:
-            start = dt.date.fromisoformat(first) if first else default.first
-            end = dt.date.fromisoformat(last) if last else default.last
-        except ValueError:
-            raise PeriodError("Dates: write them as YYYY-MM-DD.") from None
-        if end < start:
-            raise PeriodError("The period must end on or after its first day.")
-        if (end - start).days + 1 > MAX_DAYS:
-            raise PeriodError(f"Choose a period of at most {MAX_DAYS} days.")
-        return cls(start, end)
-
-    @property
-    def days(self) -> int:
-        return (self.last - self.first).days + 1
-
-    def bounds(self, zone) -> tuple[dt.datetime, dt.datetime]:
-        """The period as real instants: local midnight of the first day to the one after the
-        last (days around a clock change are 23 or 25 hours)."""
-        start = dt.datetime.combine(self.first, dt.time(), tzinfo=zone)
-        end = dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
 @dataclass(frozen=True)

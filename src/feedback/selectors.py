@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+from django.db import connection
 from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.http import Http404
 
 from analytics.stats import Nps
 from core.models import Practice
+from core.periods import day_bounds
 from feedback.models import Answer, FeedbackItem, Question, SurveyResponse
 from feedback.touchpoints import TOUCHPOINTS
 
@@ -91,7 +94,22 @@ def inbox(*, user, practice: Practice, filters: dict[str, str]) -> QuerySet[Feed
     if touchpoint in TOUCHPOINTS:
         # JSON "contains" is not portable to SQLite; a quoted-slug match is exact enough.
         items = items.filter(touchpoints__icontains=f'"{touchpoint}"')
+    if person := filters.get("person", "").strip():
+        items = items.filter(_names(person))
+    since, until = day_bounds(filters.get("from", ""), filters.get("to", ""), practice.zone)
+    if since:
+        items = items.filter(received_at__gte=since)
+    if until:
+        items = items.filter(received_at__lt=until)
     return items
+
+
+def _names(person: str) -> Q:
+    """Items whose ``people`` list holds the name exactly."""
+    if connection.vendor == "postgresql":
+        return Q(people__contains=[person])
+    # SQLite has no JSON containment lookup: match the name as stored, JSON-encoded.
+    return Q(people__icontains=json.dumps(person))
 
 
 def get_item_for_user(user, pk) -> FeedbackItem:

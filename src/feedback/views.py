@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from core.charts import Series, bar_chart, line_chart
 from core.links import absolute_url
 from core.models import Practice
 from core.services import audit_record
@@ -150,7 +151,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         return render(request, "core/no_practice.html")
     filters = {
         key: request.GET.get(key, "")
-        for key in ("label", "status", "source", "urgent", "touchpoint")
+        for key in ("label", "status", "source", "urgent", "touchpoint", "person", "from", "to")
     }
     items = selectors.inbox(user=request.user, practice=request.practice, filters=filters)
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -243,12 +244,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "nps": selectors.practice_nps(practice, since=since),
         "monthly": monthly,
-        "chart": {
-            "labels": [month.strftime("%b %Y") for month, _ in monthly],
-            "nps": [round(n.score, 1) if n.score is not None else None for _, n in monthly],
-            "margin": [round(n.margin, 1) if n.margin is not None else None for _, n in monthly],
-            "answers": [n.answers for _, n in monthly],
-        },
+        "chart": line_chart(
+            [month.strftime("%b %Y") for month, _ in monthly],
+            Series(
+                "NPS",
+                [round(n.score, 1) if n.score is not None else None for _, n in monthly],
+                band=[round(n.margin, 1) if n.margin is not None else None for _, n in monthly],
+            ),
+            y_min=-100,
+            y_max=100,
+        ),
         "answered": answered,
         "invited": invited,
         "touchpoints": selectors.touchpoint_satisfaction(practice, since=since),
@@ -265,11 +270,11 @@ def _recovery_context(practice: Practice, since: dt.datetime) -> dict:
     metrics = recovery_metrics(practice, since=since)
     return {
         "recovery": metrics,
-        "recovery_chart": {
-            "labels": [month.strftime("%b %Y") for month, _, _ in metrics.monthly],
-            "opened": [opened for _, opened, _ in metrics.monthly],
-            "recovered": [recovered for _, _, recovered in metrics.monthly],
-        },
+        "recovery_chart": bar_chart(
+            [month.strftime("%b %Y") for month, _, _ in metrics.monthly],
+            Series("Opened", [opened for _, opened, _ in metrics.monthly]),
+            Series("Recovered", [recovered for _, _, recovered in metrics.monthly]),
+        ),
     }
 
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("vendors/", include("vendors.urls")),
     path("", include("records.urls")),
     path("", include("calls.urls")),
+    path("analytics/", include("analytics.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

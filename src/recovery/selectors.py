@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from core.models import Practice
+from core.periods import day_bounds
 from core.selectors import CASE_ROLES, practices_where_role
 from feedback.touchpoints import TOUCHPOINTS
 from recovery.models import CaseStep, Gesture, NextVisitAlert, RecoveryCase, Severity
@@ -41,6 +42,7 @@ def case_inbox(*, user, practice: Practice, filters: dict[str, str]) -> QuerySet
     cases = _with_next_due(
         cases_for_user(user).filter(practice=practice).select_related("patient", "owner")
     )
+    since, until = day_bounds(filters.get("from", ""), filters.get("to", ""), practice.zone)
     status = filters.get("status") or "open"
     if status == "open":
         cases = cases.open()
@@ -56,6 +58,10 @@ def case_inbox(*, user, practice: Practice, filters: dict[str, str]) -> QuerySet
     if touchpoint in TOUCHPOINTS:
         # JSON "contains" is not portable to SQLite; a quoted-slug match is exact enough.
         cases = cases.filter(touchpoints__icontains=f'"{touchpoint}"')
+    if since:
+        cases = cases.filter(opened_at__gte=since)
+    if until:
+        cases = cases.filter(opened_at__lt=until)
     # Paused cases have no running clock: they sort after the ones that do.
     return cases.order_by("status", "next_due_at", "-opened_at")
 

@@ -36,8 +36,11 @@ def case_inbox(request: HttpRequest) -> HttpResponse:
         return denied
     filters = {
         key: request.GET.get(key, "")
-        for key in ("status", "mine", "overdue", "severity", "touchpoint")
+        for key in ("status", "mine", "overdue", "severity", "touchpoint", "from", "to")
     }
+    if (filters["from"] or filters["to"]) and not filters["status"]:
+        # Cases opened in a period (the dashboard's count) whatever their state now.
+        filters["status"] = "all"
     cases = selectors.case_inbox(user=request.user, practice=request.practice, filters=filters)
     page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
     with transaction.atomic():

@@ -8,8 +8,6 @@ only as initials when the practice chose them. The CSV is UTF-8 with a byte-orde
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 
 from django.utils.formats import date_format
@@ -17,27 +15,16 @@ from fpdf import FPDF
 from fpdf.enums import TableBordersLayout
 from fpdf.fonts import FontFace
 
+from core.spreadsheets import csv_bytes
 from records.pdf import font_files
 from vendors.selectors import THIN, Scorecard
 
 CSV_HEADER = ("section", "date", "measure", "value", "count", "detail", "patient")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FONT = "DejaVu"
 MISSING_GLYPH = "\u25a1"
 GREY = (90, 90, 90)
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(238, 238, 238))
 LETTER_REGIONS = {"US", "CA"}
-
-
-def safe_cell(value: object) -> object:
-    """A value a spreadsheet shows as it is: text that would start a formula is quoted."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return round(value, 2)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _day(moment) -> str:
@@ -86,12 +73,7 @@ def scorecard_rows(card: Scorecard) -> list[tuple]:
 
 
 def scorecard_csv(card: Scorecard) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    for row in scorecard_rows(card):
-        writer.writerow([safe_cell(value) for value in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return csv_bytes(CSV_HEADER, scorecard_rows(card))
 
 
 class _Scorecard(FPDF):

@@ -38,7 +38,13 @@ PUBLIC = {
     "calls:webhook-twilio",
 }
 # No object, but only managers and group admins may open them.
-MANAGER_ONLY = {"messaging:undeliverable", "vendors:vendor-new", "vendors:standards-edit"}
+MANAGER_ONLY = {
+    "messaging:undeliverable",
+    "vendors:vendor-new",
+    "vendors:standards-edit",
+    "analytics:group",
+    "analytics:group-export",
+}
 # Named URLs that take no object; every signed-in role may open them.
 NO_OBJECT = {
     "home",
@@ -65,7 +71,13 @@ PATIENT_ROUTES = {
 }
 POST_ONLY = {"core:practice-switch"}
 # No object; dentists, hygienists, managers and group admins work recovery cases.
-CASE_WORKER_ONLY = {"recovery:case-inbox", "recovery:case-new", "loyalty:at-risk"}
+CASE_WORKER_ONLY = {
+    "recovery:case-inbox",
+    "recovery:case-new",
+    "loyalty:at-risk",
+    "analytics:practice",
+    "analytics:practice-export",
+}
 # Named URLs that act on one recovery case, with any extra arguments after its id.
 CASE_ROUTES = {
     "recovery:case-detail": [],

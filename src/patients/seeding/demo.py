@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.rollups import rollups_rebuild
 from calls.seeding import calls_seed
 from core.models import Membership, Organisation, Practice, StaffMember
 from core.services import audit_record, membership_grant, practice_create, user_create
@@ -157,6 +158,8 @@ def seed_demo(
         # Story 1: Dana asked for her records three days ago.
         records_seed(practice=maple, now=now)
         vendors_seed(practice=maple, now=now)  # story 3: Crestline and the other vendors
+        # The dashboards read the daily rollups: build them as the jobs would have.
+        rollups_rebuild(practices=[maple, harbor], now=now)
         for practice, seeded in feedback.items():
             detail = {"seed": "demo", **seeded.as_detail()}
             if practice in recovery:

@@ -278,8 +278,12 @@ class FeedbackRows:
         FeedbackItem.objects.bulk_create(self.items, batch_size=500)
         # ``submitted_at`` and ``updated_at`` are set on insert to the time of seeding;
         # the response's item carries the time it was really submitted.
+        # Unordered: the model's default order (newest first) would have PostgreSQL walk
+        # the whole ``received_at`` index for each response instead of its ``response_id``.
         submitted = Subquery(
-            FeedbackItem.objects.filter(response=OuterRef("pk")).values("received_at")[:1]
+            FeedbackItem.objects.filter(response=OuterRef("pk"))
+            .order_by()
+            .values("received_at")[:1]
         )
         SurveyResponse.objects.filter(pk__in=[row.response.pk for row in self.responses]).update(
             submitted_at=submitted, updated_at=submitted

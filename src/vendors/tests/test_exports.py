@@ -10,9 +10,10 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from core.models import AuditEvent
+from core.spreadsheets import safe_cell
 from feedback.services import feedback_item_create
 from patients.tests.factories import AppointmentFactory, PatientFactory
-from vendors.exports import CSV_HEADER, safe_cell
+from vendors.exports import CSV_HEADER
 from vendors.services import involvement_create
 from vendors.tests.factories import crestline
 
