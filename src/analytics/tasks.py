@@ -1,4 +1,5 @@
-"""Background jobs for analytics: keep the rollups of today, and of the recent past, fresh."""
+"""Background jobs for analytics: keep the rollups of today, and of the recent past, fresh;
+send each practice's monthly report."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from analytics.rollups import NIGHTLY_DAYS, rollups_refresh_recent
+from analytics.services import monthly_reports_send
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +30,12 @@ def rollups_refresh_nightly() -> int:
     result = rollups_refresh_recent(days_back=NIGHTLY_DAYS)
     logger.info("%s", result.summary())
     return result.rows
+
+
+@db_periodic_task(crontab(minute="10"))
+def monthly_reports() -> int:
+    """Last month's report to each practice's managers, from 06:00 local on the 1st: hourly
+    all month, so a missed run is caught up, and the outbox keys make repeats send nothing."""
+    queued = monthly_reports_send()
+    logger.info("monthly reports queued: %d", queued)
+    return queued

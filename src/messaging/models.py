@@ -172,3 +172,29 @@ class ContactPreference(models.Model):
 
     def __str__(self) -> str:
         return f"no {self.get_channel_display()} since {self.opted_out_at:%Y-%m-%d}"
+
+
+class MessageAttachment(models.Model):
+    """A file sent with one email of the outbox, such as a practice's monthly report.
+
+    Stored in the database beside its message, written in the same transaction: the outbox
+    row stays the whole truth of what is sent, and a retry hours later sends the same
+    bytes. Limits (count, total size, a plain file name) are checked by
+    ``messaging.services.message_enqueue``.
+    """
+
+    message = models.ForeignKey(
+        OutboundMessage, on_delete=models.CASCADE, related_name="attachments"
+    )
+    # A name only, never a path: the recipient's mail program saves it under this name.
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField(help_text="Bytes, as attached")
+
+    class Meta:
+        # Attached in the order the caller gave them.
+        ordering = ["message", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.size:,} bytes)"

@@ -7,6 +7,8 @@ when that transaction commits, so a rolled-back change sends nothing.
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -21,7 +23,13 @@ from core.phones import display_phone
 from core.services import audit_record
 from messaging.delivery import DeliveryReport, deliver_batch, deliver_due, deliver_pending
 from messaging.errors import MessagingError
-from messaging.models import Channel, ContactPreference, MessageTemplate, OutboundMessage
+from messaging.models import (
+    Channel,
+    ContactPreference,
+    MessageAttachment,
+    MessageTemplate,
+    OutboundMessage,
+)
 from messaging.rendering import MAX_BODY_CHARS, render_message, validate_template_fields
 from messaging.selectors import is_opted_out, message_template_for
 
@@ -41,6 +49,15 @@ __all__ = [
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 ACTOR = "messaging"
+
+# Files sent with an email are held in the outbox table until sent: keep them few and small.
+MAX_ATTACHMENTS = 5
+MAX_ATTACHMENTS_BYTES = 10 * 1024 * 1024
+MAX_FILENAME_BYTES = 255
+# type/subtype as RFC 6838 spells them, nothing after (no parameters, no line break).
+CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
+# (file name, content type, content): what a caller hands to ``message_enqueue``.
+Attachment = tuple[str, str, bytes]
 
 
 # CR and LF, and everything else str.splitlines() breaks on.
@@ -75,6 +92,65 @@ def _validate(*, channel: str, to_address: str, subject: str, body: str, html_bo
         raise MessagingError("body: a message needs a body")
 
 
+def _validate_attachments(channel: str, attachments: Sequence[Attachment]) -> list[Attachment]:
+    """The attachments as given, or a ``MessagingError`` naming the first problem."""
+    if not attachments:
+        return []
+    if channel != Channel.EMAIL:
+        raise MessagingError("attachments: only an email can carry attachments")
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise MessagingError(f"attachments: at most {MAX_ATTACHMENTS} files per message")
+    checked, total = [], 0
+    for number, attachment in enumerate(attachments, start=1):
+        try:
+            filename, content_type, content = attachment
+        except (TypeError, ValueError):
+            raise MessagingError(
+                f"attachment {number}: give (file name, content type, bytes)"
+            ) from None
+        if not isinstance(filename, str) or not isinstance(content_type, str):
+            raise MessagingError(f"attachment {number}: the name and type must be text")
+        _validate_filename(number, filename)
+        if not CONTENT_TYPE.fullmatch(content_type.lower()):
+            raise MessagingError(
+                f"attachment {number}: content type {content_type[:60]!r} is not like "
+                "application/pdf"
+            )
+        if content_type.lower().split("/")[0] in {"message", "multipart"}:
+            # These are MIME structures, not files: they cannot be sent as plain bytes.
+            raise MessagingError(f"attachment {number}: {content_type} cannot be attached")
+        if not isinstance(content, bytes | bytearray | memoryview):
+            raise MessagingError(f"attachment {number}: the content must be bytes")
+        content = bytes(content)
+        if not content:
+            raise MessagingError(f"attachment {number} ({filename}): the file is empty")
+        total += len(content)
+        if total > MAX_ATTACHMENTS_BYTES:
+            raise MessagingError(
+                f"attachments: {MAX_ATTACHMENTS_BYTES // (1024 * 1024)} MB at most in all"
+            )
+        checked.append((filename, content_type.lower(), content))
+    return checked
+
+
+def _validate_filename(number: int, filename: str) -> None:
+    label = f"attachment {number}: file name"
+    if not filename.strip():
+        raise MessagingError(f"{label} is empty")
+    _single_line(label, filename)
+    if "/" in filename or "\\" in filename:
+        raise MessagingError(f"{label} {filename[:60]!r}: a name only, without / or \\")
+    if filename.strip(". ") == "":
+        raise MessagingError(f"{label} {filename!r} is not a name")
+    for ch in filename:
+        # Control characters, and format ones such as the right-to-left override that
+        # makes "report\u202efdp.exe" show as "reportexe.pdf".
+        if unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"}:
+            raise MessagingError(f"{label}: contains the invisible character U+{ord(ch):04X}")
+    if len(filename.encode("utf-8")) > MAX_FILENAME_BYTES:
+        raise MessagingError(f"{label}: at most {MAX_FILENAME_BYTES} bytes")
+
+
 def _kick_delivery() -> None:
     from messaging.tasks import deliver_outbox
 
@@ -103,13 +179,17 @@ def message_enqueue(
     idempotency_key: str,
     html_body: str = "",
     unsubscribe_url: str = "",
+    attachments: Sequence[Attachment] = (),
     user=None,
 ) -> OutboundMessage:
     """Put one message in the outbox; call it inside the transaction of the business change.
 
     The same ``idempotency_key`` for the same practice returns the existing row and sends
-    nothing more, whatever its status. ``html_body`` is sent as it is: build it escaped
-    (``message_enqueue_for_patient`` renders it from the sandboxed template).
+    nothing more, whatever its status, with its attachments as first stored. ``html_body``
+    is sent as it is: build it escaped (``message_enqueue_for_patient`` renders it from the
+    sandboxed template). ``attachments`` are ``(file name, content type, bytes)`` for an
+    email: at most ``MAX_ATTACHMENTS`` files and ``MAX_ATTACHMENTS_BYTES`` in all, each
+    named without a path.
     """
     to_address = to_address.strip()
     _validate(
@@ -123,6 +203,7 @@ def message_enqueue(
         raise MessagingError("kind: 1 to 60 characters")
     if patient is not None and patient.practice_id != practice.pk:
         raise MessagingError("the patient belongs to another practice")
+    files = _validate_attachments(channel, attachments)
 
     existing = OutboundMessage.objects.filter(
         practice=practice, idempotency_key=idempotency_key
@@ -145,6 +226,16 @@ def message_enqueue(
                 idempotency_key=idempotency_key,
                 next_attempt_at=timezone.now(),
             )
+            MessageAttachment.objects.bulk_create(
+                MessageAttachment(
+                    message=message,
+                    filename=filename,
+                    content_type=content_type,
+                    content=content,
+                    size=len(content),
+                )
+                for filename, content_type, content in files
+            )
     except IntegrityError:
         return OutboundMessage.objects.get(practice=practice, idempotency_key=idempotency_key)
     if patient is not None:
@@ -156,7 +247,8 @@ def message_enqueue(
             patient_id=patient.pk,
             user=user,
             actor_label="" if user else ACTOR,
-            detail={"kind": kind, "channel": channel},
+            detail={"kind": kind, "channel": channel}
+            | ({"attachments": len(files)} if files else {}),
         )
     _kick_delivery_on_commit()
     return message
