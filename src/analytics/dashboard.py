@@ -23,11 +23,16 @@ from core.periods import Period
 TREND_MONTHS = 12
 
 
-def trend_period(period: Period) -> Period:
-    first = period.last.replace(day=1)
+def last_twelve_months(today: dt.date) -> Period:
+    """This month so far and the eleven whole months before it."""
+    first = today.replace(day=1)
     for _ in range(TREND_MONTHS - 1):
         first = (first - dt.timedelta(days=1)).replace(day=1)
-    return Period(min(first, period.first), period.last)
+    return Period(first, today)
+
+
+def trend_period(period: Period) -> Period:
+    return Period(min(last_twelve_months(period.last).first, period.first), period.last)
 
 
 def _percent(share: Proportion) -> float | None:
@@ -43,12 +48,23 @@ def _round(value: float | None, places: int = 1) -> float | None:
 
 @dataclass(frozen=True)
 class Table:
-    """One table of a dashboard: its CSV file is ``{slug}.csv`` with the same rows."""
+    """One table of a dashboard, as its CSV file has it."""
 
     slug: str
-    title: str
     header: tuple[str, ...]
     rows: list[tuple]
+
+
+# Every table's name in the CSV links, by its slug (``?table=…``).
+TITLES = {
+    "summary": "every figure",
+    "benchmark": "practices compared",
+    "months": "by month",
+    "touchpoints": "touchpoints",
+    "departures": "departures by reason",
+    "staff": "praise and complaints by staff member",
+    "vendors": "labs and specialists",
+}
 
 
 def _nps_row(label: str, nps: Nps) -> tuple:
@@ -141,7 +157,7 @@ def summary_table(figures: Figures) -> Table:
             ),
         ]
     header = ("measure", "value", "count", "out of", "95% low", "95% high", "note")
-    return Table("summary", "Every figure", header, rows)
+    return Table("summary", header, rows)
 
 
 def months_table(months: Sequence[tuple[dt.date, Figures]]) -> Table:
@@ -170,7 +186,7 @@ def months_table(months: Sequence[tuple[dt.date, Figures]]) -> Table:
         )
         for month, f in months
     ]
-    return Table("months", "By month", header, rows)
+    return Table("months", header, rows)
 
 
 def touchpoints_table(figures: Figures) -> Table:
@@ -200,18 +216,18 @@ def touchpoints_table(figures: Figures) -> Table:
         "CSAT %",
         "low ratings (1-2)",
     )
-    return Table("touchpoints", "Touchpoints", header, rows)
+    return Table("touchpoints", header, rows)
 
 
 def departures_table(figures: Figures) -> Table:
     rows = [(d.label, d.departures, d.value_lost) for d in figures.departures_by_reason]
-    return Table("departures", "Departures by reason", ("reason", "patients", "value lost"), rows)
+    return Table("departures", ("reason", "patients", "value lost"), rows)
 
 
 def staff_table(figures: Figures) -> Table:
     rows = [(p.person, p.praise, p.complaints, _percent(p.praise_share)) for p in figures.people]
     header = ("staff member", "praise", "complaints", "praise %")
-    return Table("staff", "Praise and complaints by staff member", header, rows)
+    return Table("staff", header, rows)
 
 
 def vendors_table(figures: Figures) -> Table:
@@ -236,7 +252,7 @@ def vendors_table(figures: Figures) -> Table:
         "complaints",
         "cases opened",
     )
-    return Table("vendors", "Labs and specialists", header, rows)
+    return Table("vendors", header, rows)
 
 
 # --- The benchmark ---------------------------------------------------------------------
@@ -308,11 +324,15 @@ class BenchmarkRow:
     practice: Practice
     figures: Figures
     rank: int | None  # None: too few answers (or no figure) to be ranked
-    case_mix: str
+    group: Figures  # the practices together, for the case-mix note
 
     @property
     def at_risk(self) -> Proportion:
         return _at_risk_share(self.figures)
+
+    @property
+    def case_mix(self) -> str:
+        return case_mix_note(self.figures.case_mix, reference=self.group.case_mix)
 
 
 def benchmark(
@@ -336,16 +356,7 @@ def benchmark(
     if worst_first:
         ranks = [item for item in order if item[0] is not None]
         order = ranks[::-1] + [item for item in order if item[0] is None]
-    reference = group.case_mix
-    return [
-        BenchmarkRow(
-            p,
-            by_practice[p.pk],
-            rank,
-            case_mix_note(by_practice[p.pk].case_mix, reference=reference),
-        )
-        for rank, p in order
-    ]
+    return [BenchmarkRow(p, by_practice[p.pk], rank, group) for rank, p in order]
 
 
 def _signed(value: float | None, sign: int) -> float | None:
@@ -400,7 +411,7 @@ def benchmark_table(rows: Sequence[BenchmarkRow]) -> Table:
                 row.case_mix,
             )
         )
-    return Table("benchmark", "Practices compared", header, body)
+    return Table("benchmark", header, body)
 
 
 # --- Charts ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Daily rollups: what happened at each practice on each of its local days, counted once.
+"""Daily rollups: what happened at each practice on each of its local days, counted once,
+and their sums per calendar month.
 
 Dashboards read these tables, never the raw rows. ``analytics.rollups`` rewrites them from
 the raw rows (set-based, idempotent); docs/analytics.md says what every column counts and
@@ -24,21 +25,20 @@ def _cents(help_text: str) -> models.BigIntegerField:
     return models.BigIntegerField(default=0, help_text=help_text)
 
 
-class PracticeDay(models.Model):
-    """One practice's figures for one of its local days (the practice's time zone).
+def _practice():
+    return models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+", db_index=False)
 
-    A row exists only for days on which something happened; a missing day counts zero.
-    Each figure is attributed to the day of one moment of its raw row, named in the help
-    text. Figures that depend on what happened later (an invitation answered, a deadline
-    passed) are as of the last refresh of the day.
-    """
 
-    practice = models.ForeignKey(
-        Practice, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    day = models.DateField()
-    # A refresh rewrites only the rows whose figures changed.
-    changed_at = models.DateTimeField(help_text="When a refresh last changed these figures")
+def _month():
+    return models.DateField(help_text="The first day of the month")
+
+
+def _unique(name: str, *fields: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(fields=["practice", *fields], name=name)
+
+
+class DayCounts(models.Model):
+    """The summed figures of a practice's day (``PracticeDay``) or month (``PracticeMonth``)."""
 
     # Surveys
     invitations = _count("Survey invitations created that day")
@@ -91,6 +91,26 @@ class PracticeDay(models.Model):
     new_patients_seen = _count("Of those, patients whose first visit at the practice it was")
 
     class Meta:
+        abstract = True
+
+
+class PracticeDay(DayCounts):
+    """One practice's figures for one of its local days (the practice's time zone).
+
+    A row exists only for days on which something happened; a missing day counts zero.
+    Each figure is attributed to the day of one moment of its raw row, named in the help
+    text. Figures that depend on what happened later (an invitation answered, a deadline
+    passed) are as of the last refresh of the day.
+    """
+
+    practice = models.ForeignKey(
+        Practice, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    # A refresh rewrites only the rows whose figures changed.
+    changed_at = models.DateTimeField(help_text="When a refresh last changed these figures")
+
+    class Meta:
         ordering = ["practice", "day"]
         constraints = [
             models.UniqueConstraint(fields=["practice", "day"], name="practice_day_unique")
@@ -101,13 +121,26 @@ class PracticeDay(models.Model):
         return f"{self.practice_id} on {self.day}"
 
 
-class PracticeDayTouchpoint(models.Model):
-    """One practice's rating answers and defects for one touchpoint on one local day."""
+class PracticeMonth(DayCounts):
+    """The sums of one practice's ``PracticeDay`` rows of one calendar month (of its local
+    days), kept with them by every refresh: a year of a thousand practices is 12,000 rows
+    to read instead of 365,000."""
 
-    practice = models.ForeignKey(
-        Practice, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    day = models.DateField()
+    practice = _practice()
+    month = _month()
+
+    class Meta:
+        ordering = ["practice", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["practice", "month"], name="practice_month_unique")
+        ]
+        indexes = [models.Index(fields=["month", "practice"], name="practice_month_by_month")]
+
+    def __str__(self) -> str:
+        return f"{self.practice_id} in {self.month:%Y-%m}"
+
+
+class TouchpointCounts(models.Model):
     # A touchpoint slug (``feedback.touchpoints``); blank for ratings of no touchpoint.
     touchpoint = models.CharField(max_length=30, blank=True)
     answers = _count("Rating (1-5) answers about the touchpoint in responses submitted that day")
@@ -117,43 +150,87 @@ class PracticeDayTouchpoint(models.Model):
     defects = _count("Negative feedback items received that day naming the touchpoint")
 
     class Meta:
+        abstract = True
+
+
+class PracticeDayTouchpoint(TouchpointCounts):
+    """One practice's rating answers and defects for one touchpoint on one local day."""
+
+    practice = _practice()
+    day = models.DateField()
+
+    class Meta:
         ordering = ["practice", "day", "touchpoint"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["practice", "day", "touchpoint"], name="practice_day_touchpoint_unique"
-            )
-        ]
+        constraints = [_unique("practice_day_touchpoint_unique", "day", "touchpoint")]
         indexes = [models.Index(fields=["day", "practice"], name="touchpoint_day_by_day")]
 
     def __str__(self) -> str:
         return f"{self.practice_id} on {self.day}: {self.touchpoint or 'no touchpoint'}"
 
 
-class PracticeDayDeparture(models.Model):
-    """Patients whose departure was recorded for one local day, by reason."""
+class PracticeMonthTouchpoint(TouchpointCounts):
+    """The sums of a practice's ``PracticeDayTouchpoint`` rows of one month."""
 
-    practice = models.ForeignKey(
-        Practice, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    day = models.DateField()
+    practice = _practice()
+    month = _month()
+
+    class Meta:
+        ordering = ["practice", "month", "touchpoint"]
+        constraints = [_unique("practice_month_touchpoint_unique", "month", "touchpoint")]
+        indexes = [models.Index(fields=["month", "practice"], name="touchpoint_month_by_month")]
+
+    def __str__(self) -> str:
+        return f"{self.practice_id} in {self.month:%Y-%m}: {self.touchpoint or 'no touchpoint'}"
+
+
+class DepartureCounts(models.Model):
     # ``Patient.DepartureReason``; blank when nobody recorded one.
     reason = models.CharField(max_length=16, blank=True)
     departures = _count("Patients who left that day for this reason")
     value_lost_cents = _cents("Lifetime value of those still gone, in cents")
 
     class Meta:
+        abstract = True
+
+
+class PracticeDayDeparture(DepartureCounts):
+    """Patients whose departure was recorded for one local day, by reason."""
+
+    practice = _practice()
+    day = models.DateField()
+
+    class Meta:
         ordering = ["practice", "day", "reason"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["practice", "day", "reason"], name="practice_day_departure_unique"
-            )
-        ]
+        constraints = [_unique("practice_day_departure_unique", "day", "reason")]
 
     def __str__(self) -> str:
         return f"{self.practice_id} on {self.day}: {self.reason or 'no reason'}"
 
 
-class PracticeDayPerson(models.Model):
+class PracticeMonthDeparture(DepartureCounts):
+    """The sums of a practice's ``PracticeDayDeparture`` rows of one month."""
+
+    practice = _practice()
+    month = _month()
+
+    class Meta:
+        ordering = ["practice", "month", "reason"]
+        constraints = [_unique("practice_month_departure_unique", "month", "reason")]
+
+    def __str__(self) -> str:
+        return f"{self.practice_id} in {self.month:%Y-%m}: {self.reason or 'no reason'}"
+
+
+class PersonCounts(models.Model):
+    person = models.CharField(max_length=120)
+    praise = _count("Positive feedback items received that day naming the person")
+    complaints = _count("Negative feedback items received that day naming the person")
+
+    class Meta:
+        abstract = True
+
+
+class PracticeDayPerson(PersonCounts):
     """Praise and complaints naming one member of staff, on one local day of a practice.
 
     The person is the name as the text analysis found it (``FeedbackItem.people``, matched
@@ -161,34 +238,32 @@ class PracticeDayPerson(models.Model):
     what was said about them under the old name.
     """
 
-    practice = models.ForeignKey(
-        Practice, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    practice = _practice()
     day = models.DateField()
-    person = models.CharField(max_length=120)
-    praise = _count("Positive feedback items received that day naming the person")
-    complaints = _count("Negative feedback items received that day naming the person")
 
     class Meta:
         ordering = ["practice", "day", "person"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["practice", "day", "person"], name="practice_day_person_unique"
-            )
-        ]
+        constraints = [_unique("practice_day_person_unique", "day", "person")]
 
     def __str__(self) -> str:
         return f"{self.practice_id} on {self.day}: {self.person}"
 
 
-class PracticeDayVendor(models.Model):
-    """What patients said of one lab or specialist, and what went wrong with it, on one
-    local day of a practice: the vendor scorecards of the dashboards."""
+class PracticeMonthPerson(PersonCounts):
+    """The sums of a practice's ``PracticeDayPerson`` rows of one month."""
 
-    practice = models.ForeignKey(
-        Practice, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    day = models.DateField()
+    practice = _practice()
+    month = _month()
+
+    class Meta:
+        ordering = ["practice", "month", "person"]
+        constraints = [_unique("practice_month_person_unique", "month", "person")]
+
+    def __str__(self) -> str:
+        return f"{self.practice_id} in {self.month:%Y-%m}: {self.person}"
+
+
+class VendorCounts(models.Model):
     vendor = models.ForeignKey(
         "vendors.Vendor", on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -200,15 +275,36 @@ class PracticeDayVendor(models.Model):
     cases_opened = _count("Recovery cases about the vendor opened that day")
 
     class Meta:
+        abstract = True
+
+
+class PracticeDayVendor(VendorCounts):
+    """What patients said of one lab or specialist, and what went wrong with it, on one
+    local day of a practice: the vendor scorecards of the dashboards."""
+
+    practice = _practice()
+    day = models.DateField()
+
+    class Meta:
         ordering = ["practice", "day", "vendor"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["practice", "day", "vendor"], name="practice_day_vendor_unique"
-            )
-        ]
+        constraints = [_unique("practice_day_vendor_unique", "day", "vendor")]
 
     def __str__(self) -> str:
         return f"{self.practice_id} on {self.day}: vendor {self.vendor_id}"
+
+
+class PracticeMonthVendor(VendorCounts):
+    """The sums of a practice's ``PracticeDayVendor`` rows of one month."""
+
+    practice = _practice()
+    month = _month()
+
+    class Meta:
+        ordering = ["practice", "month", "vendor"]
+        constraints = [_unique("practice_month_vendor_unique", "month", "vendor")]
+
+    def __str__(self) -> str:
+        return f"{self.practice_id} in {self.month:%Y-%m}: vendor {self.vendor_id}"
 
 
 class PracticeSnapshot(models.Model):

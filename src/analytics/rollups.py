@@ -28,6 +28,11 @@ from analytics.models import (
     PracticeDayPerson,
     PracticeDayTouchpoint,
     PracticeDayVendor,
+    PracticeMonth,
+    PracticeMonthDeparture,
+    PracticeMonthPerson,
+    PracticeMonthTouchpoint,
+    PracticeMonthVendor,
     PracticeSnapshot,
 )
 from analytics.sources import (
@@ -35,6 +40,7 @@ from analytics.sources import (
     departure_target,
     effort_question_ids,
     ids_sql,
+    month_start,
     person_target,
     practice_day_target,
     register_functions,
@@ -43,6 +49,7 @@ from analytics.sources import (
     touchpoint_target,
     vendor_target,
 )
+from analytics.versions import rollups_changed
 from calls.models import Call
 from core.models import Practice
 from feedback.models import FeedbackItem, SurveyInvitation, SurveyResponse
@@ -185,6 +192,7 @@ def rollups_refresh(
         done += len(chosen) * batch.days
         if progress:
             progress(done, total)
+    rollups_changed()
     result.seconds = time.perf_counter() - started
     return result
 
@@ -214,6 +222,7 @@ def _refresh_batch(
             cursor.execute("SET LOCAL work_mem = '128MB'")
         for target in targets:
             written.append(_write_target(cursor, target, ids, params))
+            _write_months(cursor, target, ids, days)
         snapshots = _snapshot(cursor, practices, days, now)
     return written, snapshots
 
@@ -283,6 +292,34 @@ def _write_changed(target: Target) -> list[str]:
     ]
 
 
+def _month_bounds(days: DayRange) -> tuple[dt.date, dt.date]:
+    """The first day of the first month of ``days`` and the last day of its last month."""
+    after = (days.last.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return days.first.replace(day=1), after - dt.timedelta(days=1)
+
+
+def _write_months(cursor, target: Target, ids: str, days: DayRange) -> None:
+    """Make the month rows of every month the batch touched the sums of their day rows."""
+    months = MONTH_TABLES[target.table]
+    first, last = _month_bounds(days)
+    params = {"first": _adapt_date(first), "last": _adapt_date(last)}
+    key = [target.key] if target.key else []
+    sums = [f"SUM({name})" for name in target.columns]
+    cursor.execute(
+        f"DELETE FROM {months} WHERE practice_id IN {ids}"  # noqa: S608
+        " AND month >= %(first)s AND month <= %(last)s",
+        params,
+    )
+    cursor.execute(
+        f"INSERT INTO {months} (practice_id, month, {', '.join(key + target.columns)})"  # noqa: S608
+        f" SELECT practice_id, {month_start('day')}, {', '.join(key + sums)}"
+        f" FROM {target.table} WHERE practice_id IN {ids}"
+        " AND day >= %(first)s AND day <= %(last)s"
+        f" GROUP BY {', '.join(['practice_id', month_start('day'), *key])}",
+        params,
+    )
+
+
 def _snapshot(cursor, practices: list[tuple[int, str]], days: DayRange, now) -> int:
     """Take today's loyalty snapshot of the practices whose local today is in ``days``."""
     by_day: dict[dt.date, list[int]] = {}
@@ -322,13 +359,16 @@ def rollups_refresh_recent(
     return rollups_refresh(days=DayRange(first, max(todays)), now=now, progress=progress)
 
 
-ROLLUP_MODELS = (
-    PracticeDay,
-    PracticeDayTouchpoint,
-    PracticeDayDeparture,
-    PracticeDayPerson,
-    PracticeDayVendor,
-)
+# Each daily rollup and its sums per month.
+MONTHS = {
+    PracticeDay: PracticeMonth,
+    PracticeDayTouchpoint: PracticeMonthTouchpoint,
+    PracticeDayDeparture: PracticeMonthDeparture,
+    PracticeDayPerson: PracticeMonthPerson,
+    PracticeDayVendor: PracticeMonthVendor,
+}
+MONTH_TABLES = {day._meta.db_table: month._meta.db_table for day, month in MONTHS.items()}
+ROLLUP_MODELS = (*MONTHS, *MONTHS.values())
 
 # Each raw table's moments, earliest to latest, bound the days a rebuild covers (a
 # gesture follows its case's opening, a call-back its call).
@@ -387,11 +427,15 @@ def rollups_rebuild(
     chosen = _chosen(practices)
     span = data_span(chosen, now=now) if chosen else None
     with transaction.atomic():
-        for model in ROLLUP_MODELS:
-            stale = model.objects.filter(practice_id__in=[pk for pk, _zone in chosen])
+        for day_model, month_model in MONTHS.items():
+            ids = [pk for pk, _zone in chosen]
+            stale_days = day_model.objects.filter(practice_id__in=ids)
+            stale_months = month_model.objects.filter(practice_id__in=ids)
             if span is not None:
-                stale = stale.exclude(day__range=(span.first, span.last))
-            stale.delete()
+                stale_days = stale_days.exclude(day__range=(span.first, span.last))
+                stale_months = stale_months.exclude(month__range=_month_bounds(span))
+            stale_days.delete()
+            stale_months.delete()
     if span is None:
         return RefreshResult(practices=len(chosen), seconds=time.perf_counter() - started)
     result = rollups_refresh(

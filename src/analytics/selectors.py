@@ -7,12 +7,14 @@ Each read is a handful of grouped queries over the rollup tables, whatever the r
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import hashlib
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.core.cache import cache
+from django.db.models import F, IntegerField, Max, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
 from analytics.models import (
@@ -21,9 +23,15 @@ from analytics.models import (
     PracticeDayPerson,
     PracticeDayTouchpoint,
     PracticeDayVendor,
+    PracticeMonth,
+    PracticeMonthDeparture,
+    PracticeMonthPerson,
+    PracticeMonthTouchpoint,
+    PracticeMonthVendor,
     PracticeSnapshot,
 )
 from analytics.stats import CaseMix, Nps, Proportion
+from analytics.versions import CACHE_SECONDS, rollups_version
 from core.models import Practice
 from core.selectors import practices_for_user
 from feedback.touchpoints import touchpoint_label
@@ -221,70 +229,132 @@ def visible_practices(
     """The practices the person may see, narrowed to ``practices`` when given (any they
     may not see are left out, as if they did not exist)."""
     visible = practices_for_user(user)
-    if practices is not None:
+    if isinstance(practices, QuerySet):
+        visible = visible.filter(pk__in=practices.values("pk"))
+    elif practices is not None:
         visible = visible.filter(pk__in=[p if isinstance(p, int) else p.pk for p in practices])
     return visible
 
 
-def _days(model, practices: QuerySet[Practice], first: dt.date, last: dt.date) -> QuerySet:
-    return model.objects.filter(practice__in=practices.values("pk"), day__range=(first, last))
+@dataclass(frozen=True)
+class _Span:
+    """Part of a range: whole months (read from the month tables) or days."""
+
+    monthly: bool
+    first: dt.date
+    last: dt.date
+
+
+def _spans(practices: QuerySet[Practice], first: dt.date, last: dt.date) -> list[_Span]:
+    """The range as whole months and the days left over at either end.
+
+    The range's last month counts as whole when no day after ``last`` has figures yet: a
+    range ending today reads this month's row, which holds the days so far.
+    """
+    start = first if first.day == 1 else _month_end(first) + dt.timedelta(days=1)
+    end = _month_end(last)
+    if end != last:
+        later = PracticeDay.objects.filter(
+            practice__in=practices.values("pk"), day__gt=last, day__lte=end
+        )
+        if later.exists():
+            end = last.replace(day=1) - dt.timedelta(days=1)
+    if start > end:
+        return [_Span(False, first, last)]
+    spans = [_Span(True, start, end)]
+    if first < start:
+        spans.append(_Span(False, first, start - dt.timedelta(days=1)))
+    if last > end:
+        spans.append(_Span(False, end + dt.timedelta(days=1), last))
+    return spans
+
+
+# Each daily rollup and its monthly sums.
+TABLES = {
+    "days": (PracticeDay, PracticeMonth),
+    "touchpoints": (PracticeDayTouchpoint, PracticeMonthTouchpoint),
+    "departures": (PracticeDayDeparture, PracticeMonthDeparture),
+    "people": (PracticeDayPerson, PracticeMonthPerson),
+    "vendors": (PracticeDayVendor, PracticeMonthVendor),
+}
+TOUCHPOINT_COUNTS = ["answers", "score_sum", "satisfied", "low_scores", "defects"]
+VENDOR_COUNTS = ["answers", "score_sum", "satisfied", "defects", "complaints", "cases_opened"]
 
 
 def _grouped(
-    practices: QuerySet[Practice], first: dt.date, last: dt.date, by: str | None
+    practices: QuerySet[Practice],
+    first: dt.date,
+    last: dt.date,
+    by: str | None,
+    *,
+    detail: bool = True,
 ) -> dict[object, Figures]:
-    """Figures per ``by`` ("practice", "month") or, with None, one set under the key None."""
-    group = {"practice": "practice_id", "month": "month", None: None}[by]
+    """Figures per ``by`` ("practice", "month") or, with None, one set under the key None.
+    Without ``detail`` only the ``PracticeDay`` counts are read (no touchpoints,
+    departures by reason, staff or vendors): what the benchmark and the trends show."""
+    spans = _spans(practices, first, last)
 
-    def rows(model, *keys: str, **sums):
-        queryset = _days(model, practices, first, last).order_by()
-        if by == "month":
-            queryset = queryset.annotate(month=TruncMonth("day"))
-        columns = [*([group] if group else []), *keys]
-        if not columns:
-            return [queryset.aggregate(**sums)]
-        return queryset.values(*columns).annotate(**sums)
+    def rows(table: str, keys: list[str], columns: list[str]):
+        """Each group's sums of ``columns`` over the spans, by (group, *keys)."""
+        sums: dict[tuple, Counter] = defaultdict(Counter)
+        for span in spans:
+            model = TABLES[table][1 if span.monthly else 0]
+            moment = "month" if span.monthly else "day"
+            queryset = model.objects.filter(
+                practice__in=practices.values("pk"), **{f"{moment}__range": (span.first, span.last)}
+            ).order_by()
+            group = []
+            if by == "practice":
+                group = ["practice_id"]
+            elif by == "month":
+                queryset = queryset.annotate(
+                    period=F("month") if span.monthly else TruncMonth("day")
+                )
+                group = ["period"]
+            totals = {name: Sum(name) for name in columns}
+            if not group and not keys:
+                found = [queryset.aggregate(**totals)]
+            else:
+                found = queryset.values(*group, *keys).annotate(**totals)
+            for row in found:
+                where = _as_date(row[group[0]]) if group else None
+                sums[(where, *(row[k] for k in keys))].update(
+                    {name: row[name] or 0 for name in columns}
+                )
+        return sums
 
-    totals: dict[object, dict[str, int]] = {}
-    for row in rows(PracticeDay, **{name: Sum(name) for name in COUNTS}):
-        totals[row.get(group) if group else None] = {name: row[name] or 0 for name in COUNTS}
+    totals = {key[0]: counts for key, counts in rows("days", [], COUNTS).items()}
     touchpoints: dict[object, list[TouchpointFigures]] = defaultdict(list)
-    columns = ["answers", "score_sum", "satisfied", "low_scores", "defects"]
-    for row in rows(PracticeDayTouchpoint, "touchpoint", **{c: Sum(c) for c in columns}):
-        figures = TouchpointFigures(row["touchpoint"], **{c: row[c] or 0 for c in columns})
-        touchpoints[row.get(group) if group else None].append(figures)
     departures: dict[object, list[DepartureFigures]] = defaultdict(list)
-    for row in rows(
-        PracticeDayDeparture, "reason", n=Sum("departures"), cents=Sum("value_lost_cents")
-    ):
-        figures = DepartureFigures(row["reason"], row["n"] or 0, _dollars(row["cents"] or 0))
-        departures[row.get(group) if group else None].append(figures)
     people: dict[object, list[PersonFigures]] = defaultdict(list)
-    for row in rows(
-        PracticeDayPerson, "person", praise=Sum("praise"), complaints=Sum("complaints")
-    ):
-        figures = PersonFigures(row["person"], row["praise"] or 0, row["complaints"] or 0)
-        people[row.get(group) if group else None].append(figures)
     vendors: dict[object, list[VendorFigures]] = defaultdict(list)
-    columns = ["answers", "score_sum", "satisfied", "defects", "complaints", "cases_opened"]
-    for row in rows(PracticeDayVendor, "vendor_id", "vendor__name", **{c: Sum(c) for c in columns}):
-        figures = VendorFigures(
-            row["vendor_id"], row["vendor__name"], **{c: row[c] or 0 for c in columns}
-        )
-        vendors[row.get(group) if group else None].append(figures)
+    if detail:
+        for (key, slug), c in rows("touchpoints", ["touchpoint"], TOUCHPOINT_COUNTS).items():
+            touchpoints[key].append(TouchpointFigures(slug, **{n: c[n] for n in TOUCHPOINT_COUNTS}))
+        for (key, reason), c in rows(
+            "departures", ["reason"], ["departures", "value_lost_cents"]
+        ).items():
+            departures[key].append(
+                DepartureFigures(reason, c["departures"], _dollars(c["value_lost_cents"]))
+            )
+        for (key, person), c in rows("people", ["person"], ["praise", "complaints"]).items():
+            people[key].append(PersonFigures(person, c["praise"], c["complaints"]))
+        found = rows("vendors", ["vendor_id", "vendor__name"], VENDOR_COUNTS)
+        for (key, vendor, name), c in found.items():
+            vendors[key].append(VendorFigures(vendor, name, **{n: c[n] for n in VENDOR_COUNTS}))
     counted = _practice_counts(practices, by)
     result = {}
     keys = set(totals) | set(touchpoints) | set(departures) | set(people) | set(vendors)
     for key in keys | ({None} if not by else set()):
         start, end = first, last
         if by == "month":
-            start = max(first, _as_date(key))
-            end = min(last, _month_end(_as_date(key)))
+            start = max(first, key)
+            end = min(last, _month_end(key))
         result[key] = Figures(
             first=start,
             last=end,
             practices=counted.get(key, counted.get(None, 0)),
-            totals=totals.get(key, {}),
+            totals=dict(totals.get(key, {})),
             # Worst first: the defect Pareto and the low scores lead.
             touchpoints=sorted(touchpoints.get(key, []), key=lambda t: (-t.defects, t.label)),
             departures_by_reason=sorted(
@@ -318,15 +388,16 @@ def _snapshots(
     practices: QuerySet[Practice], first: dt.date, last: dt.date
 ) -> dict[int, PracticeSnapshot]:
     """Each practice's last snapshot taken in the range."""
-    latest = (
-        PracticeSnapshot.objects.filter(practice=OuterRef("practice"), day__range=(first, last))
-        .order_by("-day")
-        .values("day")[:1]
-    )
-    rows = PracticeSnapshot.objects.filter(
-        practice__in=practices.values("pk"), day=Subquery(latest)
-    )
-    return {row.practice_id: row for row in rows}
+    taken = PracticeSnapshot.objects.filter(practice__in=practices.values("pk")).order_by()
+    # A snapshot is taken every day: the last week of the range usually has every
+    # practice's last one, and only the practices missing there are looked for further back.
+    recent = (max(first, last - dt.timedelta(days=6)), last)
+    latest = dict(taken.filter(day__range=recent).values_list("practice_id").annotate(Max("day")))
+    if len(latest) < practices.count() and recent[0] > first:
+        earlier = taken.filter(day__range=(first, recent[0])).exclude(practice__in=list(latest))
+        latest |= dict(earlier.values_list("practice_id").annotate(Max("day")))
+    rows = taken.filter(day__in=set(latest.values()), practice__in=list(latest))
+    return {row.practice_id: row for row in rows if latest[row.practice_id] == row.day}
 
 
 def _sum_snapshots(rows: Iterable[PracticeSnapshot]) -> Snapshot:
@@ -364,8 +435,38 @@ def figures_by_practice(
     """Each visible practice's figures, by practice id: the benchmark table's rows. A
     practice with no rollup rows in the range is there too, with zeros."""
     visible = visible_practices(user, practices)
-    grouped = _grouped(visible, first, last, "practice")
-    snapshots = _snapshots(visible, first, last)
+    return _by_practice(visible, first, last, _snapshots(visible, first, last))
+
+
+def group_figures(
+    *, user, first: dt.date, last: dt.date, practices: Iterable[Practice | int] | None = None
+) -> tuple[Figures, dict[int, Figures]]:
+    """``figures`` and ``figures_by_practice`` at once, reading the snapshots once.
+
+    Kept in the cache until the next refresh changes the rollups (``rollups_version``):
+    a group of a thousand practices costs about half a second to sum, and the figures
+    cannot change between refreshes."""
+    visible = visible_practices(user, practices)
+    ids = sorted(visible.values_list("pk", flat=True))
+    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:32]
+    key = f"analytics:group:{rollups_version()}:{digest}:{first}:{last}"
+    found = cache.get(key)
+    if found is None:
+        snapshots = _snapshots(visible, first, last)
+        total = _grouped(visible, first, last, None)[None]
+        total = replace(total, snapshot=_sum_snapshots(snapshots.values()))
+        found = (total, _by_practice(visible, first, last, snapshots))
+        cache.set(key, found, CACHE_SECONDS)
+    return found
+
+
+def _by_practice(
+    visible: QuerySet[Practice],
+    first: dt.date,
+    last: dt.date,
+    snapshots: dict[int, PracticeSnapshot],
+) -> dict[int, Figures]:
+    grouped = _grouped(visible, first, last, "practice", detail=False)
     result = {}
     for pk in visible.values_list("pk", flat=True):
         found = grouped.get(pk) or Figures(first=first, last=last, practices=1, totals={})
@@ -385,7 +486,7 @@ def figures_by_month(
 def _by_month(
     practices: QuerySet[Practice], first: dt.date, last: dt.date
 ) -> list[tuple[dt.date, Figures]]:
-    grouped = _grouped(practices, first, last, "month")
+    grouped = _grouped(practices, first, last, "month", detail=False)
     return sorted(((_as_date(key), value) for key, value in grouped.items()), key=lambda kv: kv[0])
 
 

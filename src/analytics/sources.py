@@ -56,6 +56,13 @@ def local_date(moment: str, zone: str = "pr.timezone") -> str:
     return f"analytics_local_date({moment}, {zone})"
 
 
+def month_start(day: str) -> str:
+    """SQL for the first day of the month of a date column."""
+    if connection.vendor == "postgresql":
+        return f"CAST(DATE_TRUNC('month', {day}) AS DATE)"
+    return f"date({day}, 'start of month')"
+
+
 def plus_days(moment: str, days: int) -> str:
     if connection.vendor == "postgresql":
         return f"({moment} + INTERVAL '{int(days)} days')"

@@ -4,39 +4,39 @@ rollups: no patient is named on these pages, so nothing here is audited."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.text import slugify
 
 from analytics import dashboard as d
-from analytics.selectors import (
-    figures,
-    figures_by_month,
-    figures_by_practice,
-    practice_figures,
-)
+from analytics.selectors import figures_by_month, group_figures, practice_figures
 from analytics.stats import case_mix_note
 from core.periods import Period, PeriodError
 from core.selectors import CASE_ROLES, can_manage, managed_practices_for_user, roles_at
 from core.spreadsheets import csv_bytes
 
-DEFAULT_DAYS = 365
 MAX_DAYS = 3 * 366
+# Practices per page of the benchmark table (the CSV file has them all).
+BENCHMARK_PAGE = 50
 
 
 def _period(request: HttpRequest, zone) -> tuple[Period, str | None]:
+    """The period asked for, or this month and the eleven before it (whole months: they
+    are read from the month rollups)."""
     today = timezone.now().astimezone(zone).date()
+    default = d.last_twelve_months(today)
+    first, last = request.GET.get("from", ""), request.GET.get("to", "")
     try:
         period = Period.parse(
-            request.GET.get("from", ""),
-            request.GET.get("to", ""),
+            first or default.first.isoformat(),
+            last or default.last.isoformat(),
             today=today,
-            default_days=DEFAULT_DAYS,
             max_days=MAX_DAYS,
         )
     except PeriodError as problem:
-        return Period.ending(today, DEFAULT_DAYS), f"{problem} Showing the last 12 months."
+        return default, f"{problem} Showing the last 12 months."
     return period, None
 
 
@@ -56,22 +56,21 @@ def _practice_tables(request: HttpRequest) -> tuple[dict, str | None] | HttpResp
         user=request.user, practices=[practice], first=trend.first, last=trend.last
     )
     tables = {
-        table.slug: table
-        for table in (
-            d.summary_table(found),
-            d.months_table(months),
-            d.touchpoints_table(found),
-            d.departures_table(found),
-            d.staff_table(found),
-            d.vendors_table(found),
-        )
+        "summary": lambda: d.summary_table(found),
+        "months": lambda: d.months_table(months),
+        "touchpoints": lambda: d.touchpoints_table(found),
+        "departures": lambda: d.departures_table(found),
+        "staff": lambda: d.staff_table(found),
+        "vendors": lambda: d.vendors_table(found),
     }
     context = {
         "practice": practice,
         "period": period,
         "figures": found,
         "months": months,
+        # Made only when downloaded: the benchmark of a thousand practices takes a while.
         "tables": tables,
+        "csv_tables": [(slug, d.TITLES[slug]) for slug in tables],
     }
     return context, error
 
@@ -108,44 +107,45 @@ def practice_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _group_context(request: HttpRequest) -> tuple[dict, str | None] | HttpResponse:
-    practices = list(managed_practices_for_user(request.user).order_by("name"))
+    managed = managed_practices_for_user(request.user)
+    practices = list(managed.order_by("name").only("id", "name", "timezone"))
     if not practices:
         return render(request, "errors/403.html", status=403)
     zone = request.practice.zone if request.practice else practices[0].zone
     period, error = _period(request, zone)
-    ids = [p.pk for p in practices]
-    by_practice = figures_by_practice(
-        user=request.user, practices=ids, first=period.first, last=period.last
+    group, by_practice = group_figures(
+        user=request.user, practices=managed, first=period.first, last=period.last
     )
-    group = figures(user=request.user, practices=ids, first=period.first, last=period.last)
     sort = request.GET.get("sort", d.DEFAULT_SORT)
     sort = sort if sort in d.MEASURES else d.DEFAULT_SORT
     worst_first = request.GET.get("order") == "worst"
     rows = d.benchmark(practices, by_practice, group, sort=sort, worst_first=worst_first)
     trend = d.trend_period(period)
-    months = figures_by_month(user=request.user, practices=ids, first=trend.first, last=trend.last)
+    months = figures_by_month(
+        user=request.user, practices=managed, first=trend.first, last=trend.last
+    )
     tables = {
-        table.slug: table
-        for table in (
-            d.benchmark_table(rows),
-            d.summary_table(group),
-            d.months_table(months),
-            d.touchpoints_table(group),
-            d.departures_table(group),
-            d.vendors_table(group),
-        )
+        "benchmark": lambda: d.benchmark_table(rows),
+        "summary": lambda: d.summary_table(group),
+        "months": lambda: d.months_table(months),
+        "touchpoints": lambda: d.touchpoints_table(group),
+        "departures": lambda: d.departures_table(group),
+        "vendors": lambda: d.vendors_table(group),
     }
     context = {
         "period": period,
         "figures": group,
         "months": months,
         "rows": rows,
+        "page": Paginator(rows, BENCHMARK_PAGE).get_page(request.GET.get("page")),
         "sort": sort,
         "worst_first": worst_first,
         "measures": d.MEASURES.values(),
         "measure_label": d.MEASURES[sort].label,
         "case_mix_note": "Across the practices: " + case_mix_note(group.case_mix),
+        # Made only when downloaded: the benchmark of a thousand practices takes a while.
         "tables": tables,
+        "csv_tables": [(slug, d.TITLES[slug]) for slug in tables],
     }
     return context, error
 
@@ -181,7 +181,7 @@ def _csv(request: HttpRequest, found, stem: str) -> HttpResponse:
             status=400,
             content_type="text/plain; charset=utf-8",
         )
-    table = tables[slug]
+    table = tables[slug]()
     period = context["period"]
     name = f"{stem}-{slug}-{period.first.isoformat()}-to-{period.last.isoformat()}.csv"
     response = HttpResponse(

@@ -356,3 +356,39 @@ def rollup_people() -> dict:
 def rollup_vendors() -> dict:
     columns = ["answers", "score_sum", "satisfied", "defects", "complaints", "cases_opened"]
     return _read(PracticeDayVendor, ["practice_id", "day", "vendor_id"], columns)
+
+
+def months_summed_from_days() -> dict:
+    """Each month table's rows as they should be: its day table's rows summed per month."""
+    from analytics.rollups import MONTHS
+
+    expected = {}
+    for day_model, month_model in MONTHS.items():
+        keys = [f.attname for f in day_model._meta.concrete_fields if not _counted(f)]
+        columns = [f.name for f in day_model._meta.concrete_fields if _counted(f)]
+        keys = [k for k in keys if k not in {"id", "changed_at"}]
+        sums: dict[tuple, Counter] = defaultdict(Counter)
+        for row in day_model.objects.values(*keys, *columns):
+            month = row["day"].replace(day=1)
+            key = tuple(month if k == "day" else row[k] for k in keys)
+            sums[key].update({c: row[c] for c in columns})
+        expected[month_model.__name__] = {k: +v for k, v in sums.items() if +v}
+    return expected
+
+
+def month_rows() -> dict:
+    from analytics.rollups import MONTHS
+
+    found = {}
+    for day_model, month_model in MONTHS.items():
+        keys = [f.attname for f in day_model._meta.concrete_fields if not _counted(f)]
+        keys = ["month" if k == "day" else k for k in keys if k not in {"id", "changed_at"}]
+        columns = [f.name for f in month_model._meta.concrete_fields if _counted(f)]
+        found[month_model.__name__] = _read(month_model, keys, columns)
+    return found
+
+
+def _counted(field) -> bool:
+    from django.db.models import IntegerField
+
+    return isinstance(field, IntegerField) and not field.primary_key and not field.is_relation

@@ -59,7 +59,7 @@ def test_the_demo_manager_reads_a_year_of_maple(demo, client):
     client.force_login(get_user_model().objects.get(username="manager"))
     with time_machine.travel(TUESDAY, tick=False):
         text = client.get(reverse("analytics:practice")).content.decode()
-    assert "Maple Street Dental · Nov 25, 2025 – Nov 24, 2026" in text
+    assert "Maple Street Dental · Dec 1, 2025 – Nov 24, 2026" in text
     nps = re.search(r'<p class="big-figure( greyed)?" id="figure-nps">', text)
     assert nps and not nps.group(1), "a year of Maple's answers is enough to read alone"
     assert "Crestline Dental Lab" in text

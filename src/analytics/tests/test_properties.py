@@ -29,6 +29,8 @@ from analytics.tests.oracle import (
     expected_people,
     expected_touchpoints,
     expected_vendors,
+    month_rows,
+    months_summed_from_days,
     rollup_days,
     rollup_people,
     rollup_touchpoints,
@@ -293,6 +295,7 @@ def test_rollups_equal_raw_recomputation_for_any_small_history(history):
         )
         assert rollup_people() == expected_people(practices, first=days.first, last=days.last)
         assert rollup_vendors() == expected_vendors(practices, first=days.first, last=days.last)
+        assert month_rows() == months_summed_from_days()
         # Again, and one day of one practice again: nothing changes.
         rollups_refresh(days=days, now=now)
         rollups_refresh(practices=practices[:1], days=(days.last, days.last), now=now)

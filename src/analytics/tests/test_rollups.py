@@ -13,6 +13,7 @@ from analytics.models import (
     PracticeDayPerson,
     PracticeDayTouchpoint,
     PracticeDayVendor,
+    PracticeMonth,
     PracticeSnapshot,
 )
 from analytics.rollups import DayRange, data_span, rollups_rebuild, rollups_refresh
@@ -23,6 +24,8 @@ from analytics.tests.oracle import (
     expected_people,
     expected_touchpoints,
     expected_vendors,
+    month_rows,
+    months_summed_from_days,
     rollup_days,
     rollup_departures,
     rollup_people,
@@ -61,6 +64,20 @@ def test_rollups_equal_the_figures_recomputed_from_raw_rows(history, maple, harb
     assert rollup_departures() == expected_departures(practices, first=MARCH.first, last=MARCH.last)
     assert rollup_people() == expected_people(practices, first=MARCH.first, last=MARCH.last)
     assert rollup_vendors() == expected_vendors(practices, first=MARCH.first, last=MARCH.last)
+
+
+def test_month_rows_are_the_sums_of_their_days(history, maple, harbor):
+    rollups_refresh(days=MARCH, now=NOW)
+    assert month_rows() == months_summed_from_days()
+    assert PracticeMonth.objects.get(practice=maple).responses == 2
+
+    # One more answer on the 11th: its month follows, and a refresh of one day is enough.
+    nora = maple.patients.get(first_name="Nora")
+    at = f.at("2026-03-11 18:00", NY)
+    f.respond(f.invitation(nora, created_at=at), submitted_at=at, nps=9)
+    rollups_refresh(practices=[maple], days=(d(11), d(11)), now=LATER)
+    assert month_rows() == months_summed_from_days()
+    assert PracticeMonth.objects.get(practice=maple).responses == 3
 
 
 def test_a_response_near_local_midnight_counts_on_the_practice_local_day(history, maple, harbor):
@@ -219,6 +236,7 @@ def test_rebuild_covers_every_raw_row_and_drops_rows_outside(history, maple, har
     assert rollup_days() == expected_days(practices, first=span.first, last=span.last, now=NOW)
     assert rollup_people() == expected_people(practices, first=span.first, last=span.last)
     assert rollup_vendors() == expected_vendors(practices, first=span.first, last=span.last)
+    assert month_rows() == months_summed_from_days()
 
 
 def test_rebuild_without_raw_rows_empties_the_practice(maple):

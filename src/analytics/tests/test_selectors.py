@@ -11,6 +11,7 @@ import pytest
 from analytics import selectors
 from analytics.rollups import rollups_refresh
 from analytics.stats import CaseMix, Nps, Proportion
+from analytics.tests import factories as f
 from analytics.tests.oracle import expected_days
 from analytics.tests.story import MARCH, NOW, d
 
@@ -142,6 +143,55 @@ def test_reading_the_figures_takes_a_fixed_number_of_queries(
     rolled_up, director, django_assert_num_queries
 ):
     # The visible practices are a subquery of each: days, touchpoints, departures, staff,
-    # vendors, the practice count and the snapshots.
-    with django_assert_num_queries(7):
+    # vendors (March whole: from the month tables), the practice count and the snapshots
+    # (the range's last week, how many practices, earlier days for those without, the rows).
+    with django_assert_num_queries(10):
         selectors.figures(user=director, first=MARCH.first, last=MARCH.last)
+
+
+def test_ranges_read_whole_months_and_the_days_around_them(rolled_up, director, maple):
+    # Nothing after the 12th yet: a range ending on the 12th reads March's month rows;
+    # ending on the 10th, it must read days (the 11th has figures).
+    for last in (d(12), d(10), d(11)):
+        expected = sum(
+            (
+                Counter(counts)
+                for (practice, day), counts in expected_days(
+                    [maple], first=d(9), last=last, now=NOW
+                ).items()
+            ),
+            Counter(),
+        )
+        found = selectors.figures(user=director, practices=[maple], first=d(9), last=last)
+        assert {n: getattr(found, n) for n in selectors.COUNTS} == {
+            n: expected[n] for n in selectors.COUNTS
+        }, last
+    # From February 20 to the 12th: February's days and March's month.
+    found = selectors.figures(
+        user=director, practices=[maple], first=dt.date(2026, 2, 20), last=d(12)
+    )
+    assert found.responses == 2 and [t.label for t in found.touchpoints][:1] == ["Waiting"]
+    assert selectors._spans(
+        selectors.visible_practices(director, [maple]), dt.date(2026, 2, 20), d(12)
+    ) == [
+        selectors._Span(True, d(1), d(31)),
+        selectors._Span(False, dt.date(2026, 2, 20), dt.date(2026, 2, 28)),
+    ]
+
+
+def test_group_figures_are_cached_until_the_next_refresh(
+    rolled_up, director, maple, django_assert_num_queries
+):
+    first = selectors.group_figures(user=director, first=MARCH.first, last=MARCH.last)
+    with django_assert_num_queries(1):  # the visible practices, for the key; the rest cached
+        again = selectors.group_figures(user=director, first=MARCH.first, last=MARCH.last)
+    assert again == first
+
+    nora = maple.patients.get(first_name="Nora")
+    at = NOW - dt.timedelta(hours=1)
+    f.respond(f.invitation(nora, created_at=at), submitted_at=at, nps=9)
+    rollups_refresh(days=MARCH, now=NOW)
+
+    total, by_practice = selectors.group_figures(user=director, first=MARCH.first, last=MARCH.last)
+    assert total.responses == first[0].responses + 1
+    assert by_practice[maple.pk].responses == first[1][maple.pk].responses + 1

@@ -367,6 +367,20 @@ def test_people_not_named(text):
     assert analyze(text, people=STAFF).people == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Crestline Dental Lab did my shade match and the technician was rude.",
+        "The dental lab lost my crown.",
+        "Maya from the lab called me.",  # a first name alone, beside a titled entry
+    ],
+)
+def test_a_lab_is_nobody_when_only_the_staff_are_looked_for(text):
+    # The services look only for the staff (``_people_of``): a vendor is found by
+    # ``vendors.services``, never in ``people``, and no shared word names a member of staff.
+    assert analyze(text, people=["Dr. Maya Chen", "Alice Cho"]).people == []
+
+
 def test_people_accepts_any_iterable_and_no_people():
     assert analyze("Dr. Chen", people=(n for n in STAFF)).people == ["Dr. Wei Chen"]
     assert analyze("Dr. Chen").people == []

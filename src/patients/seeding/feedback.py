@@ -46,8 +46,6 @@ NOTE_SHARE = 0.06  # answers with a note for the next visit
 OPENED_SHARE = 0.3  # unanswered invitations whose link was opened
 HANDLED_AFTER = dt.timedelta(days=14)  # older inbox items have mostly been dealt with
 HANDLED_SHARE = 0.92
-# Vendors whose names the analysis looks for besides the staff (story 3's lab).
-VENDORS = ("Crestline Dental Lab",)
 HYGIENE_VISITS = frozenset({"Cleaning", "Periodontal maintenance"})
 
 # Share of promoters and of detractors a year ago and today among settled patients. With
@@ -149,7 +147,7 @@ class FeedbackRows:
         self.relationship = SurveyQuestions.of(surveys["relationship"])
         staff = StaffMember.objects.filter(practice=practice, is_active=True)
         self.staff = {member.pk: (member.kind, member.name) for member in staff}
-        self.people = tuple(name for _, name in self.staff.values()) + VENDORS
+        self.people = tuple(name for _, name in self.staff.values())
         self.invitations: list[SurveyInvitation] = []
         self.responses: list[_Response] = []
         self.items: list[FeedbackItem] = []
