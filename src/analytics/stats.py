@@ -161,16 +161,21 @@ def ranked(
 
     Equal figures share a rank (1, 2, 2, 4), so the order of a tie says nothing.
     """
-    rankable: list[T] = []
+    rankable: list[tuple[float, T]] = []
     rest: list[T] = []
     for item in items:
-        usable = not is_greyed(answers(item)) and figure(item) is not None
-        (rankable if usable else rest).append(item)
-    rankable.sort(key=figure, reverse=True)
+        value = figure(item)
+        if is_greyed(answers(item)) or value is None:
+            rest.append(item)
+        else:
+            rankable.append((value, item))
+    rankable.sort(key=lambda pair: pair[0], reverse=True)
     result: list[tuple[int | None, T]] = []
-    for position, item in enumerate(rankable, start=1):
-        tied = result and figure(result[-1][1]) == figure(item)
-        result.append((result[-1][0] if tied else position, item))
+    previous = None
+    for position, (value, item) in enumerate(rankable, start=1):
+        rank = result[-1][0] if result and value == previous else position
+        result.append((rank, item))
+        previous = value
     return result + [(None, item) for item in rest]
 
 

@@ -113,17 +113,19 @@ def _group_context(request: HttpRequest) -> tuple[dict, str | None] | HttpRespon
         return render(request, "errors/403.html", status=403)
     zone = request.practice.zone if request.practice else practices[0].zone
     period, error = _period(request, zone)
-    group, by_practice = group_figures(
-        user=request.user, practices=managed, first=period.first, last=period.last
+    trend = d.trend_period(period)
+    found = group_figures(
+        user=request.user,
+        practices=managed,
+        first=period.first,
+        last=period.last,
+        trend_first=trend.first,
     )
+    group, by_practice, months = found.total, found.by_practice, found.months
     sort = request.GET.get("sort", d.DEFAULT_SORT)
     sort = sort if sort in d.MEASURES else d.DEFAULT_SORT
     worst_first = request.GET.get("order") == "worst"
     rows = d.benchmark(practices, by_practice, group, sort=sort, worst_first=worst_first)
-    trend = d.trend_period(period)
-    months = figures_by_month(
-        user=request.user, practices=managed, first=trend.first, last=trend.last
-    )
     tables = {
         "benchmark": lambda: d.benchmark_table(rows),
         "summary": lambda: d.summary_table(group),

@@ -8,7 +8,10 @@ def current_practice(request):
     roles = roles_at(request.user, practice) if practice else set()
     return {
         "practice": practice if practice else None,
-        "my_practices": practices_for_user(request.user).order_by("organisation__name", "name"),
+        # Names only: a group admin may have a thousand practices in the switcher.
+        "my_practices": practices_for_user(request.user)
+        .order_by("organisation__name", "name")
+        .values("pk", "name"),
         "is_manager": bool(roles & MANAGING_ROLES),
         "works_cases": bool(roles & CASE_ROLES),
     }

@@ -186,12 +186,14 @@ def test_group_figures_are_cached_until_the_next_refresh(
     with django_assert_num_queries(1):  # the visible practices, for the key; the rest cached
         again = selectors.group_figures(user=director, first=MARCH.first, last=MARCH.last)
     assert again == first
+    assert [month for month, _ in first.months] == [MARCH.first]
 
     nora = maple.patients.get(first_name="Nora")
     at = NOW - dt.timedelta(hours=1)
     f.respond(f.invitation(nora, created_at=at), submitted_at=at, nps=9)
     rollups_refresh(days=MARCH, now=NOW)
 
-    total, by_practice = selectors.group_figures(user=director, first=MARCH.first, last=MARCH.last)
-    assert total.responses == first[0].responses + 1
-    assert by_practice[maple.pk].responses == first[1][maple.pk].responses + 1
+    after = selectors.group_figures(user=director, first=MARCH.first, last=MARCH.last)
+    assert after.total.responses == first.total.responses + 1
+    assert after.by_practice[maple.pk].responses == first.by_practice[maple.pk].responses + 1
+    assert after.months[0][1].responses == first.months[0][1].responses + 1
