@@ -446,6 +446,27 @@ class GroupFigures:
     months: list[tuple[dt.date, Figures]]  # from ``trend_first`` to ``last``
 
 
+def practice_dashboard_figures(
+    *, user, practice: Practice, first: dt.date, last: dt.date, trend_first: dt.date
+) -> GroupFigures:
+    """One practice's figures and its monthly trend, as ``group_figures`` (``by_practice``
+    empty), cached until the next refresh. Nothing (zeros) if the person may not see it."""
+    if not visible_practices(user, [practice]).exists():
+        empty = Figures(first=first, last=last, practices=0, totals={}, snapshot=Snapshot())
+        return GroupFigures(total=empty, by_practice={}, months=[])
+    key = f"analytics:practice:{rollups_version()}:{practice.pk}:{first}:{last}:{trend_first}"
+    found = cache.get(key)
+    if found is None:
+        one = Practice.objects.filter(pk=practice.pk)
+        found = GroupFigures(
+            total=_figures(one, first, last),
+            by_practice={},
+            months=_by_month(one, trend_first, last),
+        )
+        cache.set(key, found, CACHE_SECONDS)
+    return found
+
+
 def group_figures(
     *,
     user,

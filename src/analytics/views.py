@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from analytics import dashboard as d
-from analytics.selectors import figures_by_month, group_figures, practice_figures
+from analytics.selectors import group_figures, practice_dashboard_figures
 from analytics.stats import case_mix_note
 from core.periods import Period, PeriodError
 from core.selectors import CASE_ROLES, can_manage, managed_practices_for_user, roles_at
@@ -48,13 +48,15 @@ def _practice_tables(request: HttpRequest) -> tuple[dict, str | None] | HttpResp
     if not roles_at(request.user, practice) & CASE_ROLES:
         return render(request, "errors/403.html", status=403)
     period, error = _period(request, practice.zone)
-    found = practice_figures(
-        user=request.user, practice=practice, first=period.first, last=period.last
-    )
     trend = d.trend_period(period)
-    months = figures_by_month(
-        user=request.user, practices=[practice], first=trend.first, last=trend.last
+    both = practice_dashboard_figures(
+        user=request.user,
+        practice=practice,
+        first=period.first,
+        last=period.last,
+        trend_first=trend.first,
     )
+    found, months = both.total, both.months
     tables = {
         "summary": lambda: d.summary_table(found),
         "months": lambda: d.months_table(months),
