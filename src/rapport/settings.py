@@ -258,6 +258,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("RAPPORT_LOG_LEVEL", "INFO")},
+    # fpdf2 subsets fonts with fontTools, which logs every glyph list at INFO.
+    "loggers": {"fontTools": {"level": "WARNING"}},
 }
 
 # --- Imports --------------------------------------------------------------------------

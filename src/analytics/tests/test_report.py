@@ -146,6 +146,24 @@ def test_the_report_names_no_patient(rolled_up, maple):
     assert not re.search(r"\b(Dana|Nora|Finn|Pat|Walt|Rita|Sam)\b", text)
 
 
+def test_drawing_the_report_logs_nothing_at_info(rolled_up, maple):
+    # The font subsetting logs every glyph list at INFO; production logs at INFO.
+    import logging
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.INFO)
+    handler.emit = records.append
+    logging.getLogger().addHandler(handler)
+    try:
+        monthly_report_pdf(maple, dt.date(2026, 3, 1), now=NOW)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert [r.name for r in records if r.name.startswith("fontTools")] == []
+
+
 def test_a_month_under_way_is_reported_to_date_and_a_later_one_refused(rolled_up, maple):
     with time_machine.travel(NOW, tick=False):
         text = text_of(monthly_report_pdf(maple, dt.date(2026, 3, 1)))
