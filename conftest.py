@@ -3,6 +3,7 @@
 Canary names make any cross-tenant leak easy to spot in a response body.
 """
 
+import importlib
 import os
 from pathlib import Path
 
@@ -24,6 +25,28 @@ def _fast_and_immediate(settings):
     from django.core.cache import cache
 
     cache.clear()  # rate-limit counters must not leak from one test into the next
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_rows_flushable_on_sqlite():
+    """Transactional tests end by emptying every table. On SQLite that is a DELETE, which
+    the audit log's append-only triggers refuse: lift them for that flush only. (PostgreSQL
+    empties tables with TRUNCATE, which the triggers leave alone.)"""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    DatabaseOperations = DatabaseWrapper.ops_class
+    create, drop = importlib.import_module("core.migrations.0004_audit_chain").TRIGGERS["sqlite"]
+    sql_flush = DatabaseOperations.sql_flush
+
+    def flush_past_audit_triggers(self, style, tables, **kwargs):
+        statements = sql_flush(self, style, tables, **kwargs)
+        if "core_auditevent" not in tables:
+            return statements
+        return [*drop, *statements, *create]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", flush_past_audit_triggers)
+        yield
 
 
 @pytest.fixture

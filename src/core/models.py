@@ -6,7 +6,8 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models, router, transaction
+from django.utils import timezone
 
 
 @functools.cache
@@ -174,10 +175,49 @@ class Membership(models.Model):
         return f"{self.user} · {self.get_role_display()} · {where}"
 
 
+class AuditRowImmutable(IntegrityError):
+    """An attempt to change or delete an audit row; the database refuses them too."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    """Audit rows are added one chain link at a time and never changed or deleted."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        if kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts"):
+            # A skipped or merged row would leave a hole in the chain.
+            raise AuditRowImmutable("audit rows are added whole: no conflict handling")
+        from core.audit import chain_link  # core.audit reads this module
+
+        objs = list(objs)
+        if not objs:
+            return objs
+        with transaction.atomic(using=self.db, savepoint=False):
+            chain_link(objs, using=self.db)
+            return super().bulk_create(objs, *args, **kwargs)
+
+    def update(self, **kwargs):
+        raise AuditRowImmutable("audit rows are append-only: they cannot be updated")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditRowImmutable("audit rows are append-only: they cannot be updated")
+
+    def delete(self):
+        raise AuditRowImmutable("audit rows are append-only: they cannot be deleted")
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
 class AuditEvent(models.Model):
     """One view or change of patient data: who, what, when and from where.
 
     Rows are only ever added; services write them in the same transaction as the change.
+    Each row carries the SHA-256 of its own fields and of the previous row's hash, in one
+    chain for the installation ordered by ``sequence`` (``core.audit``), so a changed,
+    missing or reordered row shows in ``rapport audit verify``. Database triggers refuse
+    UPDATE and DELETE (migration 0004). On SQLite, Django alters a column by copying the
+    table, which drops its triggers: a later migration that alters this model must create
+    them again (``test_audit_chain`` fails if it does not).
     """
 
     class Action(models.TextChoices):
@@ -189,7 +229,15 @@ class AuditEvent(models.Model):
         IMPORT = "import", "Imported"
         EXPORT = "export", "Exported"
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set when the row is made, not by ``auto_now_add`` at INSERT: the hash covers it and
+    # is computed before the INSERT.
+    at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    # Who acted, and where: PROTECT. A user or practice named in the log cannot be deleted
+    # (deactivate a user instead); Django refuses before writing anything and the foreign
+    # key refuses a raw DELETE, so no audit row ever has to change. CASCADE would DELETE
+    # and SET_NULL would UPDATE audit rows, which the triggers refuse (and SET_NULL would
+    # break the chain); DO_NOTHING without a constraint would leave ids that name nobody
+    # one can look up. Patients may be deleted: ``patient_id`` is a plain column.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -202,14 +250,39 @@ class AuditEvent(models.Model):
     patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # The row's place in the chain: 1, 2, 3… with no gaps. Unique, so two writers can
+    # never both link to the same previous row, whatever happens to the lock.
+    sequence = models.BigIntegerField(unique=True, editable=False)
+    previous_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-at", "-id"]
+        ordering = ["-sequence"]
         indexes = [models.Index(fields=["practice", "at"], name="audit_practice_at")]
 
     def __str__(self) -> str:
         who = self.actor or self.actor_label
         return f"{self.at:%Y-%m-%d %H:%M} {who} {self.action} {self.object_type} {self.object_id}"
+
+    def save(self, **kwargs) -> None:
+        if not self._state.adding:
+            raise AuditRowImmutable("audit rows are append-only: this one is saved already")
+        from core.audit import chain_link  # core.audit reads this module
+
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        # No savepoint: a failed INSERT fails the caller's transaction, as it always did.
+        with transaction.atomic(using=using, savepoint=False):
+            chain_link([self], using=using)
+            super().save(**{**kwargs, "force_insert": True, "using": using})
+
+    save.alters_data = True
+
+    def delete(self, *args, **kwargs):
+        raise AuditRowImmutable("audit rows are append-only: they cannot be deleted")
+
+    delete.alters_data = True
 
 
 class StaffMember(models.Model):

@@ -35,7 +35,11 @@ def audit_record(
     actor_label: str = "",
     detail: dict | None = None,
 ) -> AuditEvent:
-    """Write one audit row. Call inside the transaction of the change it describes."""
+    """Write one audit row, linked to the end of the audit chain (``core.audit``).
+
+    Call inside the transaction of the change it describes. On PostgreSQL the link takes
+    a lock that other audit writers wait for until that transaction ends: keep it short.
+    """
     if user is None and request is not None and request.user.is_authenticated:
         user = request.user
     return AuditEvent.objects.create(
